@@ -1,0 +1,76 @@
+"""One namespace of math functions for numpy arrays and PyTensor variables alike.
+
+Model functions call ``xp(*args)`` to get either ``numpy`` (with ``scipy.special``
+functions added) or ``pytensor.tensor``, so one formula serves both the numeric
+reference and the compiled graph.
+
+Examples
+--------
+>>> import numpy as np
+>>> from skyfit._math import xp
+>>> m = xp(np.array([1.0]))
+>>> float(m.exp(m.asarray([0.0]))[0])
+1.0
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import scipy.special as sc
+
+__all__ = ["is_symbolic", "xp"]
+
+
+def is_symbolic(*args) -> bool:
+    """True if any argument is a PyTensor variable."""
+    try:
+        from pytensor.graph.basic import Variable
+    except ImportError:  # pragma: no cover - pytensor is a hard dependency
+        return False
+    return any(isinstance(a, Variable) for a in args)
+
+
+_NUMPY = SimpleNamespace(
+    **{name: getattr(np, name) for name in (
+        "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "arcsin", "arccos",
+        "arctan2", "abs", "where", "maximum", "minimum", "clip", "sum", "asarray",
+        "zeros_like", "ones_like", "stack", "power", "pi", "isclose",
+    )},
+    erf=sc.erf,
+    erfc=sc.erfc,
+    gammaln=sc.gammaln,
+    gammaincc=sc.gammaincc,
+    gamma=sc.gamma,
+    i0e=sc.i0e,
+    symbolic=False,
+)
+
+
+def _pytensor_namespace():
+    import pytensor.tensor as pt
+
+    return SimpleNamespace(
+        exp=pt.exp, log=pt.log, log1p=pt.log1p, expm1=pt.expm1, sqrt=pt.sqrt, sin=pt.sin,
+        cos=pt.cos, tan=pt.tan, arcsin=pt.arcsin, arccos=pt.arccos, arctan2=pt.arctan2,
+        abs=pt.abs, where=pt.switch, maximum=pt.maximum, minimum=pt.minimum, clip=pt.clip,
+        sum=pt.sum, asarray=pt.as_tensor_variable, zeros_like=pt.zeros_like,
+        ones_like=pt.ones_like, stack=pt.stack, power=pt.power, pi=np.pi,
+        isclose=pt.isclose, erf=pt.erf, erfc=pt.erfc, gammaln=pt.gammaln,
+        gammaincc=pt.gammaincc, gamma=pt.gamma, i0e=pt.i0e if hasattr(pt, "i0e") else None,
+        symbolic=True,
+    )
+
+
+_PT = None
+
+
+def xp(*args) -> SimpleNamespace:
+    """Return the math namespace matching the arguments (PyTensor if any is symbolic)."""
+    global _PT
+    if is_symbolic(*args):
+        if _PT is None:
+            _PT = _pytensor_namespace()
+        return _PT
+    return _NUMPY

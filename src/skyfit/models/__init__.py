@@ -1,0 +1,1 @@
+"""Sky models: parameters, spectral and spatial families, SkyModel, backgrounds, YAML I/O."""
