@@ -51,10 +51,17 @@ _NUMPY = SimpleNamespace(
 def _pytensor_namespace():
     import pytensor.tensor as pt
 
+    def where(cond, a, b):
+        # a condition that is a plain (numpy) boolean selects at graph-build time
+        if isinstance(cond, (bool, np.bool_)) or (
+                isinstance(cond, np.ndarray) and cond.ndim == 0):
+            return a if bool(cond) else b
+        return pt.switch(cond, a, b)
+
     return SimpleNamespace(
         exp=pt.exp, log=pt.log, log1p=pt.log1p, expm1=pt.expm1, sqrt=pt.sqrt, sin=pt.sin,
         cos=pt.cos, tan=pt.tan, arcsin=pt.arcsin, arccos=pt.arccos, arctan2=pt.arctan2,
-        abs=pt.abs, where=pt.switch, maximum=pt.maximum, minimum=pt.minimum, clip=pt.clip,
+        abs=pt.abs, where=where, maximum=pt.maximum, minimum=pt.minimum, clip=pt.clip,
         sum=pt.sum, asarray=pt.as_tensor_variable, zeros_like=pt.zeros_like,
         ones_like=pt.ones_like, stack=pt.stack, power=pt.power, pi=np.pi,
         isclose=pt.isclose, erf=pt.erf, erfc=pt.erfc, gammaln=pt.gammaln,

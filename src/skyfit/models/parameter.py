@@ -67,6 +67,10 @@ class Parameter:
         self.error = float(self.error)
         self.frozen = bool(self.frozen)
         self.unit = _unit_string(self.unit)
+        if isinstance(self.prior, dict):  # a prior YAML entry (Gammapy's layout)
+            from .priors import prior_from_dict
+
+            self.prior = prior_from_dict(self.prior, where=f"parameter {self.name!r}")
         if not math.isnan(self.min) and not math.isnan(self.max) and self.min > self.max:
             raise ValueError(
                 f"parameter {self.name!r}: min ({self.min}) is larger than max ({self.max})"
@@ -133,6 +137,12 @@ class Parameters:
                     return par
             raise KeyError(f"no parameter named {key!r}; have {self.names}")
         return self._parameters[key]
+
+    def __setitem__(self, key: int | str, par: Parameter) -> None:
+        """Replace a parameter (by index or name), e.g. to share one between models."""
+        if isinstance(key, str):
+            key = self.names.index(self[key].name)
+        self._parameters[key] = par
 
     def __contains__(self, key: str | Parameter) -> bool:
         if isinstance(key, Parameter):

@@ -1,0 +1,194 @@
+"""Gammapy DL4 ``MapDataset`` FITS files and datasets YAML files.
+
+File layout (Gammapy 2.1 ``MapDataset.write``): primary HDU (``NAME`` + metadata cards),
+``COUNTS``, ``EXPOSURE``, ``BACKGROUND``, ``EDISP`` (+ ``EDISP_EXPOSURE``), ``PSF``
+(+ ``PSF_EXPOSURE``), ``MASK_SAFE``, ``MASK_FIT`` (each with its ``*_BANDS`` table) and
+``GTI``. Other HDUs (e.g. ``META_TABLE``) are not read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import yaml
+from astropy.io import fits
+from astropy.table import Table
+
+from ..irf import EDispKernelMap, PSFMap
+from ..maps.io import FileFormatError, map_from_hdulist, map_to_hdus
+from .mapdataset import MapDataset
+
+__all__ = ["FileFormatError", "read_dataset", "read_datasets", "write_dataset",
+           "write_datasets"]
+
+_STRUCTURAL = {"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "NAME", "COMMENT", "HISTORY", ""}
+
+
+@contextlib.contextmanager
+def _open(path: Path):
+    """Open and fully load a FITS file (plain or gzip); any failure names the file."""
+    if not path.exists():
+        raise FileNotFoundError(f"dataset file not found: {path}")
+    with path.open("rb") as fh:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                hdulist = fits.open(fh, memmap=False, lazy_load_hdus=False)
+                for hdu in hdulist:
+                    _ = hdu.data
+        except (OSError, ValueError, TypeError, IndexError, EOFError, Warning) as exc:
+            raise FileFormatError(f"{path}: not a readable FITS file "
+                                  f"({type(exc).__name__}: {exc})") from None
+        try:
+            yield hdulist
+        finally:
+            hdulist.close()
+
+
+def read_dataset(path: str | Path, name: str | None = None) -> MapDataset:
+    """Read a Gammapy DL4 MapDataset FITS file (``.fits`` or ``.fits.gz``).
+
+    Raises FileNotFoundError for a missing file, :class:`FileFormatError` (a ValueError)
+    naming the file for a non-FITS or truncated file or a missing ``COUNTS`` / ``EXPOSURE``
+    HDU, and ValueError for inconsistent content (see :class:`MapDataset`).
+
+    Examples
+    --------
+    >>> read_dataset("/no/such/file.fits")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: dataset file not found: /no/such/file.fits
+    """
+    path = Path(path)
+    with _open(path) as hdulist:
+        names = [h.name for h in hdulist]
+        for required in ("COUNTS", "EXPOSURE"):
+            if required not in names:
+                raise FileFormatError(f"{path}: required HDU {required!r} is missing "
+                                      f"(HDUs: {names[1:]})")
+
+        def get(hdu):
+            return map_from_hdulist(hdulist, hdu, filename=path) if hdu in names else None
+
+        primary = hdulist[0].header
+        meta = {k: primary[k] for k in primary if k not in _STRUCTURAL}
+        psf = PSFMap.from_hdulist(hdulist, filename=path) if "PSF" in names else None
+        edisp = EDispKernelMap.from_hdulist(hdulist, filename=path) if "EDISP" in names \
+            else None
+        gti = Table.read(hdulist["GTI"]) if "GTI" in names else None
+        kwargs = {"counts": get("COUNTS"), "exposure": get("EXPOSURE"),
+                  "background": get("BACKGROUND"), "mask_safe": get("MASK_SAFE"),
+                  "mask_fit": get("MASK_FIT")}
+    name = name or primary.get("NAME") or path.name.split(".")[0]
+    try:
+        return MapDataset(psf=psf, edisp=edisp, gti=gti, meta=meta, name=name, **kwargs)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def dataset_to_hdulist(dataset: MapDataset) -> fits.HDUList:
+    primary = fits.PrimaryHDU()
+    primary.header["NAME"] = dataset.name
+    for key, value in dataset.meta.items():
+        with contextlib.suppress(ValueError, TypeError):
+            primary.header[key] = value
+    hdus = [primary, *map_to_hdus(dataset.counts, "COUNTS"),
+            *map_to_hdus(dataset.exposure, "EXPOSURE")]
+    if dataset.background is not None:
+        hdus += map_to_hdus(dataset.background, "BACKGROUND")
+    if dataset.edisp is not None:
+        hdus += dataset.edisp.to_hdus()
+    if dataset.psf is not None:
+        hdus += dataset.psf.to_hdus()
+    for attr in ("mask_safe", "mask_fit"):
+        m = getattr(dataset, attr)
+        if m is not None:
+            hdus += map_to_hdus(m, attr.upper())
+    if dataset.gti is not None:
+        gti = dataset.gti if isinstance(dataset.gti, Table) else Table(dataset.gti)
+        hdu = fits.table_to_hdu(gti)
+        hdu.name = "GTI"
+        hdus.append(hdu)
+    return fits.HDUList(hdus)
+
+
+def _atomic_write(hdulist: fits.HDUList, path: Path, overwrite: bool) -> None:
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists (use overwrite=True)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes[-2:]) or ".fits"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        hdulist.writeto(tmp, overwrite=True)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # atomic and refuses an existing file
+            os.unlink(tmp)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_dataset(dataset: MapDataset, path: str | Path, overwrite: bool = False) -> None:
+    """Write ``dataset`` to ``path`` in Gammapy's DL4 layout (atomic, see module doc)."""
+    _atomic_write(dataset_to_hdulist(dataset), Path(path), overwrite)
+
+
+def read_datasets(path: str | Path) -> list[MapDataset]:
+    """Read a Gammapy datasets YAML (``datasets: [{name, type, filename}]``).
+
+    File names are relative to the YAML file's folder (absolute ones are used as given).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"datasets file not found: {path}")
+    with path.open() as f:
+        try:
+            content = yaml.safe_load(f)
+        except yaml.YAMLError as exc:
+            raise FileFormatError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(content, dict) or not isinstance(content.get("datasets"), list):
+        raise FileFormatError(f"{path}: expected a mapping with a 'datasets' list")
+    out = []
+    for i, entry in enumerate(content["datasets"]):
+        kind = entry.get("type", "MapDataset")
+        if kind != "MapDataset":
+            raise FileFormatError(f"{path}: dataset {i} has type {kind!r}; only MapDataset "
+                                  "is supported")
+        if "filename" not in entry:
+            raise FileFormatError(f"{path}: dataset {i} has no 'filename'")
+        filename = Path(entry["filename"])
+        if not filename.is_absolute():
+            filename = path.parent / filename
+        out.append(read_dataset(filename, name=entry.get("name")))
+    return out
+
+
+def write_datasets(datasets, path: str | Path, overwrite: bool = False) -> None:
+    """Write each dataset to ``<name>.fits`` next to the YAML file, then the YAML (Gammapy's
+    ``Datasets.write`` layout)."""
+    path = Path(path)
+    entries = []
+    for ds in datasets:
+        filename = f"{ds.name.replace(' ', '_')}.fits"
+        entries.append({"name": ds.name, "type": "MapDataset", "filename": filename})
+    names = [e["filename"] for e in entries]
+    if len(set(names)) != len(names):
+        raise ValueError(f"dataset names must be unique to write them: {names}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists (use overwrite=True)")
+    for ds, entry in zip(datasets, entries, strict=True):
+        write_dataset(ds, path.parent / entry["filename"], overwrite=overwrite)
+    text = yaml.safe_dump({"datasets": entries}, sort_keys=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

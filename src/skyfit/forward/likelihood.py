@@ -1,0 +1,154 @@
+"""The compiled likelihood of several datasets: one PyTensor graph of the free parameters.
+
+``Likelihood(datasets, models)`` builds, once, the graph from the vector of free
+parameter values (in each parameter's own unit, in ``models.parameters`` order) to the
+total statistic ``sum_datasets sum_bins cash(n, npred) + sum_priors -2 w ln p``, and
+compiles value, value-and-gradient and (on first use) Hessian functions of it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .npred import DatasetPredictor
+from .stat import cash
+
+__all__ = ["Likelihood"]
+
+
+class Likelihood:
+    """Total statistic of ``datasets`` under ``models`` and its derivatives.
+
+    Parameters
+    ----------
+    datasets : list of MapDataset
+    models : Models
+        The models; parameter objects are shared, so frozen flags and values are read
+        from them at construction (the structure), and free values are passed as ``theta``.
+    priors : bool
+        Add ``-2 * weight * ln prior`` of parameters that have a prior (MAP).
+
+    Notes
+    -----
+    Frozen parameter values are compile-time constants; free ones are the input vector.
+    Changing which parameters are frozen, or the value of a frozen one, needs a new
+    ``Likelihood`` (``MapFit`` and ``MapDataset`` take care of that).
+    """
+
+    def __init__(self, datasets, models, priors: bool = True) -> None:
+        import pytensor.tensor as pt
+
+        self.datasets = list(datasets)
+        self.models = models
+        self.parameters = _unique(p for m in models for p in _model_parameters(m))
+        self.free = [p for p in self.parameters if not p.frozen]
+        index = {id(p): i for i, p in enumerate(self.free)}
+        self.theta = theta = pt.dvector("theta")
+
+        def value_of(par):
+            i = index.get(id(par))
+            return par.value if i is None else theta[i]
+
+        self.predictors = [DatasetPredictor(d, models, lambda p: id(p) in index)
+                           for d in self.datasets]
+        self.npred_vars = [p.npred(value_of) for p in self.predictors]
+        terms = []
+        self._masks = []
+        for ds, npred in zip(self.datasets, self.npred_vars, strict=True):
+            mask = _mask(ds)
+            self._masks.append(mask)
+            counts = np.asarray(ds.counts.data, float)
+            if mask is None:
+                terms.append(cash(counts.ravel(), pt.as_tensor_variable(npred).ravel()).sum())
+            else:
+                flat = np.flatnonzero(mask)
+                mu = pt.as_tensor_variable(npred).ravel()[flat]
+                terms.append(cash(counts.ravel()[flat], mu).sum())
+        total = pt.add(*terms) if terms else pt.constant(0.0)
+        if priors:
+            for par in self.free:
+                if par.prior is not None:
+                    total = total + par.prior.stat(value_of(par))
+        self.total = total
+        self._fns = {}
+
+    # -- compiled functions (built on first use, then reused) -------------------------
+    def _fn(self, key):
+        import pytensor
+
+        if key not in self._fns:
+            if key == "value":
+                outs = self.total
+            elif key == "value_grad":
+                outs = [self.total, pytensor.grad(self.total, self.theta)]
+            elif key == "hessian":
+                from pytensor.gradient import jacobian
+
+                g = pytensor.grad(self.total, self.theta)
+                outs = jacobian(g, self.theta, vectorize=True)
+            elif key == "npred":
+                outs = list(self.npred_vars)
+            else:  # pragma: no cover
+                raise KeyError(key)
+            self._fns[key] = pytensor.function([self.theta], outs, on_unused_input="ignore")
+        return self._fns[key]
+
+    @property
+    def n_free(self) -> int:
+        return len(self.free)
+
+    def current_theta(self) -> np.ndarray:
+        return np.array([p.value for p in self.free], dtype=float)
+
+    def value(self, theta=None) -> float:
+        return float(self._fn("value")(self._theta(theta)))
+
+    def value_and_grad(self, theta=None) -> tuple[float, np.ndarray]:
+        value, grad = self._fn("value_grad")(self._theta(theta))
+        return float(value), np.asarray(grad)
+
+    def hessian(self, theta=None) -> np.ndarray:
+        return np.asarray(self._fn("hessian")(self._theta(theta)))
+
+    def npred(self, theta=None) -> list[np.ndarray]:
+        return [np.asarray(x) for x in self._fn("npred")(self._theta(theta))]
+
+    def stat_per_bin(self, theta=None) -> list[np.ndarray]:
+        """Cash statistic per bin of each dataset (0 outside the fit mask)."""
+        out = []
+        for ds, mu, mask in zip(self.datasets, self.npred(theta), self._masks, strict=True):
+            stat = cash(np.asarray(ds.counts.data, float), mu)
+            out.append(stat if mask is None else np.where(mask, stat, 0.0))
+        return out
+
+    def _theta(self, theta) -> np.ndarray:
+        if theta is None:
+            return self.current_theta()
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != (self.n_free,):
+            raise ValueError(f"expected {self.n_free} free parameter values, got shape "
+                             f"{theta.shape}")
+        return theta
+
+
+def _model_parameters(model):
+    for part in ("spatial_model", "spectral_model"):
+        sub = getattr(model, part, None)
+        if sub is not None:
+            yield from sub.parameters
+
+
+def _unique(pars):
+    seen, out = set(), []
+    for p in pars:
+        if id(p) not in seen:
+            seen.add(id(p))
+            out.append(p)
+    return out
+
+
+def _mask(dataset):
+    mask = getattr(dataset, "mask", None)
+    if mask is None:
+        return None
+    return np.asarray(getattr(mask, "data", mask), bool)

@@ -1,0 +1,288 @@
+"""Predicted counts of one dataset as a function of the model parameters.
+
+``DatasetPredictor`` prepares, once per model structure, everything that does not depend
+on free parameters (cutouts, PSF splines and kernels at the source positions, dispersion
+matrices, and the whole response of sources whose position and shape are frozen); its
+``npred(value_of)`` then composes
+
+    npred = background x norm x (E / E_ref)^-tilt
+          + sum_sources  Edisp^T . PSF * (exposure x spatial) . flux(E_true bins)
+
+where ``value_of(parameter)`` returns a float (numpy evaluation) or a PyTensor variable
+(graph building). One code path serves both.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .._math import xp
+from .radial import RadialSpline
+from .response import bilinear, extended_true, make_cutout, point_true, psf_kernel
+
+__all__ = ["DatasetPredictor"]
+
+PSF_CONTAINMENT = 0.999  # cutouts and kernels reach the radius containing this fraction
+MAX_PSF_RADIUS = 5.0  # deg
+
+
+class DatasetPredictor:
+    """The fixed structure of one dataset's npred for given models.
+
+    Parameters
+    ----------
+    dataset : MapDataset
+    models : Models
+        All models; those that apply to this dataset are selected by ``datasets_names``.
+    is_free : callable
+        ``is_free(parameter) -> bool``; responses of sources whose spatial parameters are
+        all frozen are precomputed with numpy.
+    """
+
+    def __init__(self, dataset, models, is_free) -> None:
+        self.dataset = dataset
+        self.geom = dataset.counts.geom
+        self.e_axis = self.geom.axis("energy")
+        self.t_axis = dataset.exposure.geom.axis("energy_true")
+        self.exposure = np.asarray(dataset.exposure.data, float)
+        self.sources = []
+        self.backgrounds = []
+        for component in models:
+            names = getattr(component, "datasets_names", None)
+            if names is not None and dataset.name not in names:
+                continue
+            if getattr(component, "spatial_model", "missing") == "missing":
+                self.backgrounds.append(component)
+            else:
+                self.sources.append(_SourcePlan(self, component, is_free))
+        self.sources = [s for s in self.sources if s.cut is not None]
+        if len(self.backgrounds) > 1:
+            raise ValueError(f"dataset {dataset.name!r} has {len(self.backgrounds)} "
+                             "background models; at most one is supported")
+
+    # -- composition -------------------------------------------------------------------
+    def npred(self, value_of):
+        """Predicted counts ``(E, ny, nx)``; numpy or PyTensor depending on ``value_of``."""
+        total = self.background(value_of)
+        parts = [(s.cut.slices, s.npred(value_of)) for s in self.sources]
+        m = xp(total, *[p for _, p in parts])
+        if m.symbolic:
+            import pytensor.tensor as pt
+
+            total = pt.as_tensor_variable(total)
+            for (sy, sx), part in parts:
+                total = pt.inc_subtensor(total[:, sy, sx], part)
+            return total
+        total = np.array(total, dtype=float, copy=True)
+        for (sy, sx), part in parts:
+            total[:, sy, sx] += part
+        return total
+
+    def background(self, value_of):
+        bkg = self.dataset.background
+        if bkg is None:
+            return np.zeros(self.geom.data_shape)
+        data = np.asarray(bkg.data, float)
+        if not self.backgrounds:
+            return data
+        spectral = self.backgrounds[0].spectral_model
+        pars = spectral.canonical_values({p.name: value_of(p) for p in spectral.parameters})
+        factor = spectral.evaluate(self.e_axis.center_in("TeV"), **pars)
+        return data * factor[:, None, None]
+
+
+class _SourcePlan:
+    """Precomputed pieces of one SkyModel on one dataset."""
+
+    def __init__(self, pred: DatasetPredictor, component, is_free) -> None:
+        self.component = component
+        self.spatial = component.spatial_model
+        self.spectral = component.spectral_model
+        self.pred = pred
+        dataset, geom = pred.dataset, pred.geom
+        self.free_spatial = any(is_free(p) for p in self.spatial.parameters)
+        frame = getattr(self.spatial, "frame", geom.frame)
+        self.frame = frame
+        pars = self.spatial.canonical_values()
+        lon0, lat0 = pars.get("lon_0"), pars.get("lat_0")
+        self.position = None
+        if lon0 is not None:
+            from astropy.coordinates import SkyCoord
+
+            self.position = SkyCoord(lon0, lat0, unit="deg", frame=frame)
+        psf = dataset.psf
+        self.reco_psf = bool(getattr(psf, "is_reco", False))
+        psf_axis = pred.e_axis if self.reco_psf else pred.t_axis
+        self.spline, psf_radius = _psf_spline(psf, self.position, psf_axis, geom)
+        self.edisp = _edisp_matrix(dataset, self.position, pred.t_axis, pred.e_axis)
+        radius = psf_radius + (0.0 if self.spatial.is_point else _eval_radius(self.spatial))
+        pixel = float(geom.pixel_scales.min())
+        whole = self.position is None
+        k = _oversampling(self.spatial, self.spline, pixel, self.free_spatial)
+        self.cut = make_cutout(geom, lon0 if not whole else 0.0, lat0 if not whole else 0.0,
+                               frame, radius, k, full=whole)
+        if self.cut is None:
+            warnings.warn(f"source {component.name!r} at ({lon0:.3f}, {lat0:.3f}) {frame} is "
+                          f"more than {radius:.2f} deg outside dataset {dataset.name!r}: it "
+                          "contributes nothing there", stacklevel=3)
+            return
+        sy, sx = self.cut.slices
+        self.exposure_cut = pred.exposure[:, sy, sx]
+        if self.spatial.is_point:
+            x, y = geom.world_to_pix(lon0, lat0, frame)
+            self.exposure_src = bilinear(pred.exposure, float(x[0]), float(y[0]))
+        self.kernel = None
+        if not self.spatial.is_point and self.spline is not None:
+            self.kernel = psf_kernel(self.spline, pixel, psf_radius)
+        self.fixed = None
+        if not self.free_spatial:
+            self.fixed = self._response({p.name: p.value for p in self.spatial.parameters})
+
+    # -- response per unit flux in each true-energy bin: (T, E, ny, nx) or (T, ny, nx) ---
+    def _response(self, spatial_values):
+        pars = self.spatial.canonical_values(spatial_values)
+        if self.spatial.is_point:
+            true = point_true(pars["lon_0"], pars["lat_0"], self.cut, self.spline,
+                              self.exposure_src if not self.reco_psf else 1.0)
+        else:
+            density = self._density(pars)
+            true = extended_true(density, self.cut, self.exposure_cut,
+                                 None if self.reco_psf else self.kernel)
+        return true
+
+    def _density(self, pars):
+        if hasattr(self.spatial, "evaluate_at"):  # templates: fixed maps, maybe per energy
+            energy = self.pred.t_axis.center_in("TeV")
+            return self.spatial.evaluate_at(self.cut.lon, self.cut.lat, energy)
+        return self.spatial.evaluate(self.cut.lon, self.cut.lat, **pars)
+
+    def npred(self, value_of):
+        spec = self.spectral.canonical_values({p.name: value_of(p) for p in
+                                               self.spectral.parameters})
+        edges = self.pred.t_axis.edges_in("TeV")
+        flux = self.spectral.integral(edges[:-1], edges[1:], **spec)  # (T,) cm-2 s-1
+        if self.fixed is not None:
+            resp = self.fixed
+        else:
+            resp = self._response({p.name: value_of(p) for p in self.spatial.parameters})
+        m = xp(flux, resp)
+        if self.reco_psf:
+            return self._npred_reco_psf(flux, resp, m)
+        true = resp * flux[:, None, None]
+        return _tensordot(self.edisp, true, m)
+
+    def _npred_reco_psf(self, flux, resp, m):
+        """PSF in reconstructed energy: flux x exposure -> dispersion -> PSF."""
+        if self.spatial.is_point:
+            weights = _tensordot(self.edisp, self.exposure_src * flux, m)  # (E,)
+            return resp * weights[:, None, None]
+        reco = _tensordot(self.edisp, resp * flux[:, None, None], m)
+        if self.kernel is None:
+            return reco
+        from .response import convolve
+
+        return convolve(reco, self.kernel)
+
+
+def _tensordot(edisp, true, m):
+    """Apply a (T, E) dispersion matrix along the first axis of ``true``."""
+    if edisp is None:
+        return true
+    if m.symbolic:
+        import pytensor.tensor as pt
+
+        return pt.tensordot(edisp, true, axes=[[0], [0]])
+    return np.tensordot(edisp, true, axes=([0], [0]))
+
+
+def _eval_radius(spatial) -> float:
+    radius = getattr(spatial, "evaluation_radius", None)
+    return float(radius) if radius is not None else 0.0
+
+
+def _oversampling(spatial, spline, pixel: float, free: bool) -> int:
+    """Sub-pixels per pixel side: enough to resolve the PSF core (points) or the shape."""
+    if spatial.is_point:
+        if spline is None:
+            return 1
+        core = spline.core_radius
+        return int(np.clip(np.ceil(3 * pixel / max(core, 1e-6)), 1, 8))
+    size = _eval_radius(spatial)
+    if size <= 0:
+        return 1
+    k = int(np.clip(np.ceil(5 * pixel / size), 1, 8))
+    return max(k, 4) if free else k
+
+
+def _psf_spline(psf, position, axis, geom):
+    """A RadialSpline of the PSF at ``position`` for the centres of ``axis``, and its radius."""
+    pixel = float(geom.pixel_scales.min())
+    if psf is None:
+        # no PSF: a Gaussian of a third of a pixel keeps the likelihood smooth in position
+        sigma = pixel / 3.0
+        rad = np.linspace(0, 5 * sigma, 200)
+        dens = np.exp(-0.5 * (rad / sigma) ** 2) / (2 * np.pi * np.radians(sigma) ** 2)
+        values = np.repeat(dens[None], axis.nbin, 0)
+        return _spline(rad, values), 5 * sigma
+    if not hasattr(psf, "profile_at"):
+        raise TypeError(f"unsupported PSF object {type(psf).__name__}: the forward model "
+                        "needs a PSF map (PSFMap / RecoPSFMap)")
+    from astropy.coordinates import SkyCoord
+
+    if position is None:
+        position = geom.center_skydir
+    elif not isinstance(position, SkyCoord):
+        position = SkyCoord(*position, unit="deg")
+    rad, dens = psf.profile_at(position, axis.center * _unit(axis))
+    rad = np.asarray(getattr(rad, "value", rad), float)
+    dens = np.asarray(dens, float)
+    radius = min(_containment_radius(rad, dens, PSF_CONTAINMENT).max(), MAX_PSF_RADIUS, rad[-1])
+    radius = max(radius, 2 * pixel)
+    return _spline(rad, dens, radius), radius
+
+
+def _spline(rad, values, radius=None) -> RadialSpline:
+    radius = float(rad[-1]) if radius is None else float(radius)
+    spline = RadialSpline(rad, values, r_max=radius, nodes=max(200, min(2000, len(rad) * 4)))
+    spline.core_radius = float(_containment_radius(rad, values, 0.68).min())
+    return spline
+
+
+def _containment_radius(rad, dens, fraction):
+    """Radius (deg) containing ``fraction`` of each profile (small-angle integral)."""
+    r = np.radians(rad)
+    ring = 2 * np.pi * dens * np.sin(r)
+    cum = np.concatenate([np.zeros((dens.shape[0], 1)),
+                          np.cumsum(0.5 * (ring[:, 1:] + ring[:, :-1]) * np.diff(r), 1)], 1)
+    cum /= np.maximum(cum[:, -1:], 1e-300)
+    return np.array([np.interp(fraction, c, rad) for c in cum])
+
+
+def _edisp_matrix(dataset, position, t_axis, e_axis):
+    edisp = dataset.edisp
+    if edisp is None:
+        if t_axis.is_allclose(e_axis):
+            return None
+        raise ValueError(
+            f"dataset {dataset.name!r} has no energy dispersion but its true-energy axis "
+            f"({t_axis.nbin} bins) differs from its reconstructed-energy axis "
+            f"({e_axis.nbin} bins): add an EDISP or use matching axes")
+    from astropy.coordinates import SkyCoord
+
+    if position is None:
+        position = dataset.counts.geom.center_skydir
+    elif not isinstance(position, SkyCoord):
+        position = SkyCoord(*position, unit="deg")
+    kernel = np.asarray(edisp.kernel_at(position, t_axis, e_axis), float)
+    if kernel.shape != (t_axis.nbin, e_axis.nbin):
+        raise ValueError(f"energy dispersion of dataset {dataset.name!r} has shape "
+                         f"{kernel.shape}, expected (true, reco) = ({t_axis.nbin}, {e_axis.nbin})")
+    return kernel
+
+
+def _unit(axis):
+    import astropy.units as u
+
+    return u.Unit(axis.unit)
