@@ -77,9 +77,9 @@ def gammapy_model(cls, pars):
 
 
 def model_and_values(case):
+    """(class, canonical parameter values, scale in deg) of a table entry."""
     cls, pars, scale = CASES[case]
-    model = cls(**pars)
-    return cls, model, model.canonical_values(), scale
+    return cls, cls(**pars).canonical_values(), scale
 
 
 # --- Gammapy parity -------------------------------------------------------------------
@@ -91,7 +91,7 @@ def test_evaluate_matches_gammapy(case):
     pytest.importorskip("gammapy")
     import astropy.units as u
 
-    cls, model, values, scale = model_and_values(case)
+    cls, values, scale = model_and_values(case)
     lon, lat = grid_positions(CASES[case][1], scale)
     ours = np.broadcast_to(cls.evaluate(lon, lat, **values), lon.shape)
     ref_model = gammapy_model(cls, CASES[case][1])
@@ -221,7 +221,7 @@ def _compiled(cls, names):
 
 @pytest.mark.parametrize("case", ANALYTIC)
 def test_pytensor_matches_numpy_and_gradients_match_finite_differences(case):
-    cls, model, values, scale = model_and_values(case)
+    cls, values, scale = model_and_values(case)
     pars = CASES[case][1]
     lon, lat = grid_positions(pars, scale, n_theta=5, n_psi=5)
     # leave out the centre, where shells and eta > 1/2 generalised Gaussians have a cusp
@@ -239,7 +239,8 @@ def test_pytensor_matches_numpy_and_gradients_match_finite_differences(case):
         if name in GRAD_SKIP and GRAD_SKIP[name](pars):
             continue
         step = 1e-6 * max(abs(values[name]), 1.0)
-        up, down = dict(values, **{name: values[name] + step}), dict(values, **{name: values[name] - step})
+        up = dict(values, **{name: values[name] + step})
+        down = dict(values, **{name: values[name] - step})
         fd = (total(up) - total(down)) / (2 * step)
         scale_grad = abs(total(values)) / max(scale, 1.0) * 1e-7
         np.testing.assert_allclose(grad, fd, rtol=1e-4, atol=scale_grad, err_msg=name)
@@ -247,7 +248,7 @@ def test_pytensor_matches_numpy_and_gradients_match_finite_differences(case):
 
 @pytest.mark.parametrize("case", ["gauss-ell", "gengauss-ell", "disk-ell", "shell", "shell2"])
 def test_gradient_is_finite_at_the_centre(case):
-    cls, model, values, _ = model_and_values(case)
+    cls, values, _ = model_and_values(case)
     lon = np.array([values["lon_0"], values["lon_0"] + 0.01])
     lat = np.array([values["lat_0"], values["lat_0"]])
     value, *grads = _symbolic(cls, values, lon, lat)(np.ones(2), values)
@@ -272,7 +273,7 @@ def test_sphere_functions_match_astropy():
 
 @pytest.mark.parametrize("case", ["gauss-ell", "gengauss", "disk", "shell"])
 def test_longitude_wraps(case):
-    cls, _, values, _ = model_and_values(case)
+    cls, values, _ = model_and_values(case)
     lon = np.array([0.1, 359.95, -0.3])
     lat = np.array([0.0, 0.1, -0.1])
     a = cls.evaluate(lon, lat, **dict(values, lon_0=359.9, lat_0=0.0))
@@ -305,7 +306,7 @@ def test_registry():
     assert spatial_model_from_tag("gauss") is G
     assert spatial_model_from_tag("DiskSpatialModel") is D
     assert SPATIAL_MODELS["template"] is TemplateSpatialModel
-    with pytest.raises(ValueError, match="known:.*PointSpatialModel"):
+    with pytest.raises(ValueError, match=r"known:.*PointSpatialModel"):
         spatial_model_from_tag("Nope")
 
 
@@ -374,15 +375,10 @@ def test_template_reads_fermi_iem_cube(crab_dir, normalize):
     assert model.evaluate_at(lon, lat, energy=1e-3) > 0
 
 
-@pytest.mark.data
-@pytest.mark.gammapy
-@pytest.mark.parametrize("normalize", [True, False])
-def test_template_matches_gammapy(crab_dir, normalize):
-    pytest.importorskip("gammapy")
+def _compare_template_with_gammapy(filename, normalize, rtol):
     import astropy.units as u
     from gammapy.modeling.models import TemplateSpatialModel as Ref
 
-    filename = crab_dir / "Fermi-LAT-3FHL_iem.fits"
     ours = TemplateSpatialModel.read(filename, normalize=normalize)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -390,14 +386,47 @@ def test_template_matches_gammapy(crab_dir, normalize):
     np.testing.assert_allclose(ours.solid_angle, ref.map.geom.to_image().solid_angle().value,
                                rtol=1e-12)
     assert ours.map_center == pytest.approx((ref.lon_0.value, ref.lat_0.value), abs=1e-12)
+    assert ours.frame == ref.frame
+    assert ours.evaluation_radius == pytest.approx(ref.evaluation_radius.to_value("deg"))
     rng = np.random.default_rng(5)
-    lon = ours.map_center[0] + rng.uniform(-2.7, 2.7, 400)
-    lat = ours.map_center[1] + rng.uniform(-2.2, 2.2, 400)
-    energy = np.exp(rng.uniform(np.log(4e-5), np.log(1.2), 400))
-    factor = u.Unit(ref.map.unit).to(ours.unit)
-    expected = ref(lon * u.deg, lat * u.deg, energy * u.TeV).value * factor
+    radius = ours.evaluation_radius
+    lon = ours.map_center[0] + rng.uniform(-1.05, 1.05, 500) * radius
+    lat = ours.map_center[1] + rng.uniform(-0.8, 0.8, 500) * radius
+    args = [lon * u.deg, lat * u.deg]
+    if ours.is_energy_dependent:
+        energy = np.exp(rng.uniform(np.log(ours.energy[0] / 1.2), np.log(ours.energy[-1] * 1.2),
+                                    500))
+        args.append(energy * u.TeV)
+    expected = ref(*args).to_value(ours.unit)
+    got = ours.evaluate_at(lon, lat, None if len(args) == 2 else energy)
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=0)
+    assert 10 < np.sum(expected == 0) < 0.5 * expected.size  # some fall outside
+
+
+@pytest.mark.data
+@pytest.mark.gammapy
+@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize(("folder", "name"), [("crab_dir", "Fermi-LAT-3FHL_iem.fits"),
+                                              ("gc_dir", "gll_iem_v06_gc.fits.gz")])
+def test_fermi_template_matches_gammapy(request, folder, name, normalize):
+    pytest.importorskip("gammapy")
     # Gammapy sums float32 planes in float32 when normalising (we sum in float64), and
-    # log-interpolates float32 data when not normalising
-    rtol = 1e-6 if normalize else 2e-6
-    np.testing.assert_allclose(ours.evaluate_at(lon, lat, energy), expected, rtol=rtol, atol=0)
-    assert np.sum(expected == 0) > 10  # some positions and energies fall outside
+    # log-interpolates the float32 data in float32 when not normalising
+    filename = request.getfixturevalue(folder) / name
+    _compare_template_with_gammapy(filename, normalize, rtol=1e-6 if normalize else 5e-6)
+
+
+@pytest.mark.gammapy
+@pytest.mark.parametrize("cube", [True, False])
+@pytest.mark.parametrize("normalize", [True, False])
+def test_gammapy_written_template_matches_gammapy(tmp_path, cube, normalize):
+    pytest.importorskip("gammapy")
+    from gammapy.maps import Map, MapAxis, WcsGeom
+
+    axes = [MapAxis.from_energy_bounds("1 TeV", "100 TeV", 5, name="energy_true")] if cube else []
+    geom = WcsGeom.create(skydir=(83.6, 22.0), npix=(30, 20), binsz=0.05, frame="icrs",
+                          proj="TAN", axes=axes)
+    data = np.random.default_rng(1).uniform(1.0, 3.0, geom.data_shape)
+    unit = "cm-2 s-1 TeV-1 sr-1" if cube else "sr-1"
+    Map.from_geom(geom, data=data, unit=unit).write(tmp_path / "template.fits")
+    _compare_template_with_gammapy(tmp_path / "template.fits", normalize, rtol=1e-12)

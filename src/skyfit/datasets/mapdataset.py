@@ -66,6 +66,54 @@ class MapDataset:
         self.meta = dict(meta or {})
         self.models = None
 
+    # -- models and predictions ----------------------------------------------------------
+    @property
+    def models(self):
+        """The :class:`~skyfit.models.Models` predicting this dataset (None: background only)."""
+        return self._models
+
+    @models.setter
+    def models(self, models) -> None:
+        if models is not None:
+            from ..models import Models
+
+            if not isinstance(models, Models):
+                models = Models(models if isinstance(models, list | tuple) else [models])
+        self._models = models
+
+    def npred(self) -> np.ndarray:
+        """Predicted counts ``(energy, lat, lon)`` for the current parameter values.
+
+        Evaluated with numpy through the same code as the compiled fit graph.
+        """
+        from ..forward import DatasetPredictor
+
+        models = self._models if self._models is not None else []
+        pred = DatasetPredictor(self, models, lambda par: False)
+        return np.asarray(pred.npred(lambda par: par.value), dtype=float)
+
+    def stat_array(self) -> np.ndarray:
+        """Cash statistic per bin (zero outside ``mask``)."""
+        from ..forward import cash
+
+        stat = cash(np.asarray(self.counts.data, float), self.npred())
+        mask = self.mask
+        return stat if mask is None else np.where(mask, stat, 0.0)
+
+    def stat_sum(self) -> float:
+        """Total Cash statistic over ``mask_safe & mask_fit`` (no priors)."""
+        return float(self.stat_array().sum())
+
+    def fake(self, random_seed=None) -> None:
+        """Replace ``counts`` by a Poisson draw from :meth:`npred` (as Gammapy's ``fake``).
+
+        ``random_seed`` is anything :func:`numpy.random.default_rng` accepts; the same seed
+        gives the same counts.
+        """
+        rng = np.random.default_rng(random_seed)
+        counts = rng.poisson(self.npred()).astype(self.counts.data.dtype, copy=False)
+        self.counts = Map(self.counts.geom, counts, self.counts.unit)
+
     @property
     def geoms(self) -> dict[str, WcsGeom]:
         return {"geom": self.counts.geom, "geom_exposure": self.exposure.geom}

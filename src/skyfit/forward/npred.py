@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from .._math import xp
+from ..models.sky import FoVBackgroundModel
 from .radial import RadialSpline
 from .response import bilinear, extended_true, make_cutout, point_true, psf_kernel
 
@@ -53,8 +54,11 @@ class DatasetPredictor:
             names = getattr(component, "datasets_names", None)
             if names is not None and dataset.name not in names:
                 continue
-            if getattr(component, "spatial_model", "missing") == "missing":
+            if isinstance(component, FoVBackgroundModel):
                 self.backgrounds.append(component)
+            elif component.spatial_model is None:
+                raise ValueError(f"model {component.name!r} has no spatial part: a map "
+                                 "dataset needs SkyModel(spatial_model, spectral_model)")
             else:
                 self.sources.append(_SourcePlan(self, component, is_free))
         self.sources = [s for s in self.sources if s.cut is not None]
@@ -123,6 +127,9 @@ class _SourcePlan:
         k = _oversampling(self.spatial, self.spline, pixel, self.free_spatial)
         self.cut = make_cutout(geom, lon0 if not whole else 0.0, lat0 if not whole else 0.0,
                                frame, radius, k, full=whole)
+        self.core = None
+        if self.cut is not None and self.spatial.is_point:
+            self.core = _core_cutout(geom, lon0, lat0, frame, self.cut, self.spline, pixel)
         if self.cut is None:
             warnings.warn(f"source {component.name!r} at ({lon0:.3f}, {lat0:.3f}) {frame} is "
                           f"more than {radius:.2f} deg outside dataset {dataset.name!r}: it "
@@ -144,8 +151,12 @@ class _SourcePlan:
     def _response(self, spatial_values):
         pars = self.spatial.canonical_values(spatial_values)
         if self.spatial.is_point:
-            true = point_true(pars["lon_0"], pars["lat_0"], self.cut, self.spline,
-                              self.exposure_src if not self.reco_psf else 1.0)
+            expo = self.exposure_src if not self.reco_psf else np.ones(self.pred.e_axis.nbin)
+            true = point_true(pars["lon_0"], pars["lat_0"], self.cut, self.spline, expo)
+            if self.core is not None:
+                core, (sy, sx) = self.core
+                inner = point_true(pars["lon_0"], pars["lat_0"], core, self.spline, expo)
+                true = _add_box(true, inner, sy, sx)
         else:
             density = self._density(pars)
             true = extended_true(density, self.cut, self.exposure_cut,
@@ -200,6 +211,41 @@ def _tensordot(edisp, true, m):
 def _eval_radius(spatial) -> float:
     radius = getattr(spatial, "evaluation_radius", None)
     return float(radius) if radius is not None else 0.0
+
+
+def _add_box(total, part, sy, sx):
+    if xp(total, part).symbolic:
+        import pytensor.tensor as pt
+
+        return pt.inc_subtensor(pt.as_tensor_variable(total)[:, sy, sx], part)
+    total = np.array(total, copy=True)
+    total[:, sy, sx] += part
+    return total
+
+
+CORE_RADII = 4.0  # the fine-sampled core box reaches this many 68 % radii (smallest one)
+CORE_SAMPLES = 10.0  # sub-pixels per 68 % radius in the core
+
+
+def _core_cutout(geom, lon0, lat0, frame, cut, spline, pixel):
+    """A finely sampled box around a point source's PSF core, carved out of ``cut``.
+
+    The pixels of the core box get zero weight in the coarse cutout, so each pixel is
+    integrated once: finely where the PSF is steep, coarsely in the wings.
+    """
+    k = int(np.clip(np.ceil(CORE_SAMPLES * pixel / max(spline.core_radius, 1e-6)), 1, 16))
+    if k <= cut.k:
+        return None
+    core = make_cutout(geom, lon0, lat0, frame, CORE_RADII * spline.core_radius, k)
+    if core is None:
+        return None
+    sy = slice(core.slices[0].start - cut.slices[0].start,
+               core.slices[0].stop - cut.slices[0].start)
+    sx = slice(core.slices[1].start - cut.slices[1].start,
+               core.slices[1].stop - cut.slices[1].start)
+    kc = cut.k
+    cut.solid_angle[sy.start * kc:sy.stop * kc, sx.start * kc:sx.stop * kc] = 0.0
+    return core, (sy, sx)
 
 
 def _oversampling(spatial, spline, pixel: float, free: bool) -> int:

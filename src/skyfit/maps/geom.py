@@ -167,7 +167,10 @@ class WcsGeom:
 
     def cutout(self, slices) -> WcsGeom:
         sy, sx = slices
-        return WcsGeom(self.wcs[sy, sx], (sx.stop - sx.start, sy.stop - sy.start), self.axes)
+        wcs = self.wcs.deepcopy()
+        wcs.wcs.crpix = wcs.wcs.crpix - np.array([sx.start, sy.start], float)
+        wcs.wcs.set()
+        return WcsGeom(wcs, (sx.stop - sx.start, sy.stop - sy.start), self.axes)
 
     def __repr__(self) -> str:
         axes = ", ".join(repr(a) for a in self.axes)

@@ -33,9 +33,10 @@ def pixel_solid_angle(wcs: WCS, shape: tuple[int, int]) -> np.ndarray:
     ny, nx = shape
     xe, ye = np.meshgrid(np.arange(-0.5, nx), np.arange(-0.5, ny))
     lon, lat = (c * DEG for c in wcs.wcs_pix2world(xe, ye, 0))
+    # corner names and index order exactly as in Gammapy (arrays indexed [y, x])
     ll = (lon[:-1, :-1], lat[:-1, :-1])
-    lr = (lon[:-1, 1:], lat[:-1, 1:])
-    ul = (lon[1:, :-1], lat[1:, :-1])
+    lr = (lon[1:, :-1], lat[1:, :-1])
+    ul = (lon[:-1, 1:], lat[:-1, 1:])
     ur = (lon[1:, 1:], lat[1:, 1:])
     low, left = angular_separation(*ll, *lr), angular_separation(*ll, *ul)
     up, right = angular_separation(*ul, *ur), angular_separation(*lr, *ur)
