@@ -259,7 +259,7 @@ def _oversampling(spatial, spline, pixel: float, free: bool) -> int:
     if size <= 0:
         return 1
     k = int(np.clip(np.ceil(5 * pixel / size), 1, 8))
-    return max(k, 4) if free else k
+    return k
 
 
 def _psf_spline(psf, position, axis, geom):

@@ -9,6 +9,7 @@ from skyfit._math import xp
 from skyfit.models.parameter import Parameter
 
 from .core import SpatialModel
+from .sphere import floats
 
 __all__ = ["ConstantSpatialModel"]
 
@@ -45,5 +46,6 @@ class ConstantSpatialModel(SpatialModel):
     @staticmethod
     def evaluate(lon, lat, value):
         """Surface brightness ``value`` (sr-1) at every position (broadcast to ``lon``)."""
+        lon, lat, value = floats(lon, lat, value)
         m = xp(lon, lat, value)
         return value * m.ones_like(lon + lat)

@@ -11,7 +11,7 @@ from skyfit.models.parameter import Parameter
 
 from .core import SpatialModel, lat_parameter, lon_parameter
 from .gaussian import eccentricity_parameter, phi_parameter
-from .sphere import DEG, effective_radius, sky_offset
+from .sphere import DEG, effective_radius, floats, sky_offset
 
 __all__ = ["DiskSpatialModel", "elliptical_cap_solid_angle"]
 
@@ -39,6 +39,7 @@ def elliptical_cap_solid_angle(major, minor):
     :math:`e \to 1`); :math:`2\pi(1-\cos a)` for a circle. Works for numpy and PyTensor
     scalars.
     """
+    major, minor = floats(major, minor)
     m = xp(major, minor)
     cos2_t, sin2_t = np.cos(_NODES) ** 2, np.sin(_NODES) ** 2
     root = m.sqrt(m.cos(major) ** 2 * cos2_t + m.cos(minor) ** 2 * sin2_t)
@@ -99,6 +100,7 @@ class DiskSpatialModel(SpatialModel):
     @staticmethod
     def evaluate(lon, lat, lon_0, lat_0, r_0, e, phi, edge_width):
         """Surface brightness (sr-1); angles in deg. Formula in the class docstring."""
+        r_0, e, phi, edge_width = floats(r_0, e, phi, edge_width)
         m = xp(lon, lat, lon_0, lat_0, r_0, e, phi, edge_width)
         offset = sky_offset(lon, lat, lon_0, lat_0)
         r_0r = r_0 * DEG

@@ -8,7 +8,7 @@ from skyfit._math import xp
 from skyfit.models.parameter import Parameter
 
 from .core import SpatialModel, lat_parameter, lon_parameter
-from .sphere import DEG, effective_radius, sky_offset
+from .sphere import DEG, effective_radius, floats, sky_offset
 
 __all__ = ["GaussianSpatialModel", "eccentricity_parameter", "phi_parameter"]
 
@@ -73,6 +73,7 @@ class GaussianSpatialModel(SpatialModel):
     @staticmethod
     def evaluate(lon, lat, lon_0, lat_0, sigma, e, phi):
         """Surface brightness (sr-1); angles in deg. Formula in the class docstring."""
+        sigma, e, phi = floats(sigma, e, phi)
         m = xp(lon, lat, lon_0, lat_0, sigma, e, phi)
         offset = sky_offset(lon, lat, lon_0, lat_0)
         sigma_r = sigma * DEG

@@ -9,7 +9,7 @@ from skyfit.models.parameter import Parameter
 
 from .core import SpatialModel, lat_parameter, lon_parameter
 from .gaussian import eccentricity_parameter, phi_parameter
-from .sphere import DEG, effective_radius, sky_offset
+from .sphere import DEG, effective_radius, floats, sky_offset
 
 __all__ = ["GeneralizedGaussianSpatialModel"]
 
@@ -62,6 +62,7 @@ class GeneralizedGaussianSpatialModel(SpatialModel):
     @staticmethod
     def evaluate(lon, lat, lon_0, lat_0, r_0, eta, e, phi):
         """Surface brightness (sr-1); angles in deg. Formula in the class docstring."""
+        r_0, eta, e, phi = floats(r_0, eta, e, phi)
         m = xp(lon, lat, lon_0, lat_0, r_0, eta, e, phi)
         offset = sky_offset(lon, lat, lon_0, lat_0)
         r_0r = r_0 * DEG

@@ -8,7 +8,7 @@ from skyfit._math import xp
 from skyfit.models.parameter import Parameter
 
 from .core import SpatialModel, lat_parameter, lon_parameter
-from .sphere import DEG, sky_offset
+from .sphere import DEG, floats, sky_offset
 
 __all__ = ["Shell2SpatialModel", "ShellSpatialModel", "shell_profile"]
 
@@ -29,6 +29,7 @@ def shell_profile(sep, r_in, r_out):
 
     (sr-1; the small-angle normalisation, as in Gammapy).
     """
+    sep, r_in, r_out = floats(sep, r_in, r_out)
     m = xp(sep, r_in, r_out)
     sep2 = sep * sep
     norm = 3.0 / (2.0 * m.pi * (r_out**3 - r_in**3))

@@ -21,19 +21,30 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from skyfit._math import xp
+from skyfit._math import is_symbolic, xp
 
 __all__ = [
     "DEG",
     "SkyOffset",
     "angular_separation",
     "effective_radius",
+    "floats",
     "position_angle",
     "sky_offset",
 ]
 
 DEG = np.pi / 180.0
 """Radians per degree."""
+
+
+def floats(*args) -> tuple:
+    """Numeric arguments as float64 arrays; PyTensor variables unchanged.
+
+    PyTensor turns a Python float that float32 represents exactly (``0.75``, ``1.0``)
+    into a float32 constant, so ``pt.sqrt(1 - e**2)`` with ``e = 0.5`` would be computed
+    in single precision; converting numeric inputs first keeps every graph in float64.
+    """
+    return tuple(a if is_symbolic(a) else np.asarray(a, dtype=np.float64) for a in args)
 
 
 class SkyOffset(NamedTuple):
@@ -60,6 +71,7 @@ class SkyOffset(NamedTuple):
 
 def _components(lon, lat, lon_0, lat_0):
     """North (x), east (y) components and the cosine (d) of the offset; radians in."""
+    lon, lat, lon_0, lat_0 = floats(lon, lat, lon_0, lat_0)
     m = xp(lon, lat, lon_0, lat_0)
     dlon = lon - lon_0
     sin_lat, cos_lat = m.sin(lat), m.cos(lat)
@@ -107,6 +119,7 @@ def sky_offset(lon, lat, lon_0, lat_0) -> SkyOffset:
     and sine of the position angle. Longitudes wrap naturally (only trigonometric
     functions of the longitude difference are used).
     """
+    lon, lat, lon_0, lat_0 = floats(lon, lat, lon_0, lat_0)
     lon_r, lat_r, lon_0r, lat_0r = lon * DEG, lat * DEG, lon_0 * DEG, lat_0 * DEG
     m, x, y, d = _components(lon_r, lat_r, lon_0r, lat_0r)
     nonzero, rho, safe = _safe_norm(m, x, y)
@@ -145,6 +158,7 @@ def effective_radius(major, e, phi, offset: SkyOffset):
     minor, r_eff : array or tensor
         Semi-minor axis :math:`b` and effective radius (rad).
     """
+    major, e, phi = floats(major, e, phi)
     m = xp(major, e, phi, *offset)
     minor = major * m.sqrt(1.0 - e * e)
     sin_phi, cos_phi = m.sin(phi), m.cos(phi)
