@@ -56,7 +56,8 @@ def test_crab_npred_per_bin_against_bruteforce(crab):
     sel = expected > 0.01 * expected.max()
     rel = np.abs(npred[sel] - expected[sel]) / expected[sel]
     assert rel.max() < 0.05, rel.max()
-    np.testing.assert_allclose(npred.sum(axis=(1, 2)), expected.sum(axis=(1, 2)), rtol=5e-3)  # table normalisation: skyfit renormalises the PSF to 1
+    # 0.35 %: skyfit renormalises the tabulated PSF to 1, the brute force does not
+    np.testing.assert_allclose(npred.sum(axis=(1, 2)), expected.sum(axis=(1, 2)), rtol=5e-3)
 
 
 def test_crab_stat_against_gammapy_and_bruteforce(crab):
@@ -64,7 +65,8 @@ def test_crab_stat_against_gammapy_and_bruteforce(crab):
     stat = crab.stat_sum()
     # Gammapy's bilinear point-source placement costs 12.3 in Cash (brute force minus Gammapy)
     assert abs(stat - bf["stat_with_bruteforce_points"]) < 1.0
-    assert abs(stat - _ref("crab")["stat_sum"] - bf["stat_difference_bruteforce_minus_gammapy"]) < 1.0
+    offset = bf["stat_difference_bruteforce_minus_gammapy"]
+    assert abs(stat - _ref("crab")["stat_sum"] - offset) < 1.0
 
 
 def test_gc_npred_per_energy(gc):

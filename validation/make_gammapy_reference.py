@@ -45,9 +45,9 @@ MAX_FULL_CUBE_BYTES = 2_000_000
 
 
 def provenance(extra: dict | None = None) -> dict:
+    import astropy
     import gammapy
     import iminuit
-    import astropy
     import scipy
 
     prov = {
@@ -57,7 +57,7 @@ def provenance(extra: dict | None = None) -> dict:
         "scipy_version": scipy.__version__,
         "astropy_version": astropy.__version__,
         "python": platform.python_version(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "python validation/make_gammapy_reference.py " + " ".join(sys.argv[1:]),
         "host_cpus": os.cpu_count(),
         "threads": os.environ.get("OMP_NUM_THREADS"),
@@ -338,7 +338,6 @@ def bruteforce_point_npred(dataset, model, nsub=10, exact_position=True):
       inside its 99.9 % radius);
     - exposure at the pixel centre, edisp kernel at the source position (both as Gammapy).
     """
-    import astropy.units as u
     from astropy.coordinates import angular_separation
 
     geom = dataset.exposure.geom
@@ -436,6 +435,7 @@ def _bf_compare(dataset, names, nsub=10):
 
 def run_bruteforce(prov) -> dict:
     import json as _json
+
     from gammapy.modeling.models import PointSpatialModel
 
     out = {"provenance": prov}

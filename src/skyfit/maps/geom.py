@@ -73,7 +73,7 @@ class WcsGeom:
     # -- shape and axes ----------------------------------------------------------------
     @property
     def data_shape(self) -> tuple[int, ...]:
-        return tuple(ax.nbin for ax in reversed(self.axes)) + (self.npix[1], self.npix[0])
+        return (*(ax.nbin for ax in reversed(self.axes)), self.npix[1], self.npix[0])
 
     def axis(self, name: str) -> MapAxis:
         for ax in self.axes:

@@ -48,4 +48,5 @@ class Map:
         return Map(self.geom, np.array(self.data if data is None else data, copy=True), self.unit)
 
     def __repr__(self) -> str:
-        return f"Map(shape={self.data.shape}, dtype={self.data.dtype}, unit={self.unit!s}, {self.geom!r})"
+        return (f"Map(shape={self.data.shape}, dtype={self.data.dtype}, unit={self.unit!s}, "
+                f"{self.geom!r})")
