@@ -124,7 +124,7 @@ class _SourcePlan:
         radius = psf_radius + (0.0 if self.spatial.is_point else _eval_radius(self.spatial))
         pixel = float(geom.pixel_scales.min())
         whole = self.position is None
-        k = _oversampling(self.spatial, self.spline, pixel, self.free_spatial)
+        k = _oversampling(self.spatial, self.spline, pixel)
         self.cut = make_cutout(geom, lon0 if not whole else 0.0, lat0 if not whole else 0.0,
                                frame, radius, k, full=whole)
         self.core = None
@@ -248,7 +248,7 @@ def _core_cutout(geom, lon0, lat0, frame, cut, spline, pixel):
     return core, (sy, sx)
 
 
-def _oversampling(spatial, spline, pixel: float, free: bool) -> int:
+def _oversampling(spatial, spline, pixel: float) -> int:
     """Sub-pixels per pixel side: enough to resolve the PSF core (points) or the shape."""
     if spatial.is_point:
         if spline is None:
