@@ -12,7 +12,7 @@ from scipy.interpolate import CubicSpline
 
 from .._math import xp
 
-__all__ = ["RadialSpline", "angular_separation"]
+__all__ = ["RadialSpline"]
 
 
 class RadialSpline:
@@ -65,17 +65,3 @@ class RadialSpline:
             a, b, c, d = self.a, self.b, self.c2, self.d
         t = m.minimum(r - idx * self.h, self.h)
         return a[:, idx] + t * (b[:, idx] + t * (c[:, idx] + t * d[:, idx]))
-
-
-def angular_separation(lon1, lat1, lon2, lat2, eps: float = 1e-30):
-    """Great-circle distance in deg (haversine), differentiable also at zero distance.
-
-    ``eps`` keeps the square root's derivative finite when two positions coincide; the
-    profiles it feeds have zero slope there, so the product stays exact.
-    """
-    m = xp(lon1, lat1, lon2, lat2)
-    d2r = np.pi / 180.0
-    dlat = (lat2 - lat1) * d2r
-    dlon = (lon2 - lon1) * d2r
-    h = m.sin(dlat / 2) ** 2 + m.cos(lat1 * d2r) * m.cos(lat2 * d2r) * m.sin(dlon / 2) ** 2
-    return 2 * m.arcsin(m.sqrt(m.clip(h, 0.0, 1.0) + eps)) / d2r

@@ -13,7 +13,8 @@ from scipy.signal import fftconvolve
 
 from .._math import xp
 from ..maps import WcsGeom
-from .radial import RadialSpline, angular_separation
+from ..models.spatial.sphere import angular_separation
+from .radial import RadialSpline
 
 __all__ = [
     "Cutout",
@@ -67,7 +68,9 @@ def point_true(lon0, lat0, cut: Cutout, psf: RadialSpline, exposure):
     ``psf(r)`` is evaluated at every sub-pixel centre (exact and smooth in position),
     times the sub-pixel solid angle and the exposure ``(E,)`` at the source.
     """
-    r = angular_separation(cut.lon.ravel(), cut.lat.ravel(), lon0, lat0)
+    d2r = np.pi / 180.0
+    r = angular_separation(lon0 * d2r, lat0 * d2r, cut.lon.ravel() * d2r,
+                           cut.lat.ravel() * d2r) / d2r
     x = psf(r) * cut.solid_angle.ravel()
     ny, nx = cut.shape
     x = bin_subpixels(x.reshape((x.shape[0], ny * cut.k, nx * cut.k)), cut.k, cut.shape)
