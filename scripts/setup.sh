@@ -6,5 +6,5 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import skyfit, pytest' 2>
   PY="$(bash scripts/python.sh)"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,bayes]"
 fi

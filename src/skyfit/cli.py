@@ -1,21 +1,26 @@
-"""The ``skyfit`` command line: ``skyfit demo``, ``skyfit info``."""
+"""The ``skyfit`` command line: ``skyfit fit``, ``skyfit demo``, ``skyfit info``.
+
+Examples::
+
+    skyfit demo                                    # simulate and fit, no download
+    skyfit fit datasets.yaml models.yaml --output results
+    skyfit fit data.fits models.yaml --name Fermi-LAT --minos "Crab Nebula.alpha"
+    skyfit info data.fits models.yaml
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-
-import numpy as np
+from pathlib import Path
 
 __all__ = ["main"]
 
 
 def _demo(args) -> int:
-    from scipy.optimize import minimize
-
     from .datasets.synthetic import synthetic_dataset
-    from .forward import Likelihood
+    from .fit import MapFit
     from .models import FoVBackgroundModel, Models, SkyModel
     from .models.spatial import GaussianSpatialModel, PointSpatialModel
     from .models.spectral import PowerLawSpectralModel
@@ -35,48 +40,87 @@ def _demo(args) -> int:
     ds.fake(random_seed=args.seed)
     print(f"  dataset {ds.counts.data.shape} (energy, lat, lon), {int(ds.counts.data.sum())} "
           "counts simulated")
-    true_values = {name: p.value for name, p in
-                   zip(truth.qualified_names(), truth.parameters, strict=True)}
+    true_values = dict(zip(truth.qualified_names(), truth.parameters.values, strict=True))
 
     models = truth.copy()
-    start = {"point.spectral.index": 2.0, "point.spectral.amplitude": 1e-13,
-             "extended.spectral.index": 2.0, "point.spatial.lon_0": 0.25}
-    for key, value in start.items():
-        short = key.replace(".spectral", "").replace(".spatial", "")
-        models.parameter(short).value = value
+    start = {"point.index": 2.0, "point.amplitude": 1e-13, "extended.index": 2.0,
+             "point.lon_0": 0.25}
+    for name, value in start.items():
+        models.parameter(name).value = value
+    fit = MapFit.from_datasets([ds], models)
     t0 = time.perf_counter()
-    like = Likelihood([ds], models)
+    like = fit.likelihood
     like.value_and_grad()
     print(f"  graph built and compiled in {time.perf_counter() - t0:.1f} s "
           f"({like.n_free} free parameters)")
-    theta0 = like.current_theta()
-    scale = np.where(theta0 != 0, np.abs(theta0), 1.0)
-
-    def fun(x):
-        value, grad = like.value_and_grad(x * scale)
-        return value, grad * scale
-
     t0 = time.perf_counter()
-    res = minimize(fun, theta0 / scale, jac=True, method="L-BFGS-B")
-    theta = res.x * scale
-    cov = np.linalg.inv(like.hessian(theta))
-    print(f"  fit: {res.message} in {res.nfev} evaluations, {time.perf_counter() - t0:.2f} s; "
-          f"total stat {res.fun:.3f}")
-    names = [f"{c.name}.{p.name}" for c in models for p in c.parameters if p in like.free]
-    names = [n for n in models.qualified_names() if models.parameter(n) in like.free] or names
-    print(f"  {'parameter':<28}{'truth':>12}{'fit':>12}{'error':>12}{'pull':>8}")
-    for i, par in enumerate(like.free):
-        name = next(n for n in models.qualified_names() if models.parameter(n) is par)
-        err = float(np.sqrt(cov[i, i]))
-        truth_value = true_values[name]
-        print(f"  {name:<28}{truth_value:>12.4g}{theta[i]:>12.4g}{err:>12.2g}"
-              f"{(theta[i] - truth_value) / err:>8.2f}")
+    result = fit.run()
+    print(f"  fit + covariance in {time.perf_counter() - t0:.2f} s:\n")
+    print(result)
+    print(f"  {'parameter':<22}{'truth':>12}{'fit':>12}{'error':>11}{'pull':>8}")
+    for row in result.parameters:
+        if row.frozen:
+            continue
+        truth_value = true_values[row.name]
+        print(f"  {row.name:<22}{truth_value:>12.4g}{row.value:>12.4g}{row.error:>11.2g}"
+              f"{(row.value - truth_value) / row.error:>8.2f}")
     t0 = time.perf_counter()
-    n = 50
-    for _ in range(n):
-        like.value_and_grad(theta)
-    print(f"  value+gradient: {1e3 * (time.perf_counter() - t0) / n:.2f} ms per call")
-    return 0 if res.success else 1
+    interval = fit.confidence("point.index")
+    index = fit.models.parameter("point.index").value
+    print(f"\n  MINOS 68 % interval of point.index: {index:.3f} +{interval['errp']:.3f} "
+          f"-{interval['errn']:.3f} (truth {true_values['point.index']}), "
+          f"{interval['message']}, {interval['nfev']} evaluations, "
+          f"{time.perf_counter() - t0:.2f} s")
+    return 0 if result.success and interval["success"] else 1
+
+
+def _load_datasets(path: Path, name: str | None):
+    from .datasets import MapDataset, read_datasets
+
+    if path.suffix in (".yaml", ".yml"):
+        if name is not None:
+            raise ValueError("--name applies to a single dataset FITS file, not to a "
+                             "datasets YAML (which names its datasets)")
+        return read_datasets(path)
+    return [MapDataset.read(path, name=name)]
+
+
+def _fit(args) -> int:
+    from .fit import MapFit
+    from .models import Models
+
+    out = Path(args.output)
+    stem = Path(args.models).stem
+    targets = [out / f"{stem}_best-fit.yaml", out / f"{stem}_covariance.csv"]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not args.overwrite:
+        print(f"skyfit fit: refusing to overwrite {existing} (use --overwrite)", file=sys.stderr)
+        return 2
+    try:
+        datasets = _load_datasets(Path(args.datasets), args.name)
+        models = Models.read(args.models)
+        fit = MapFit.from_datasets(datasets, models)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"skyfit fit: {exc}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    result = fit.run(optimize_opts={"backend": args.backend})
+    print(result)
+    for name in args.minos:
+        interval = fit.confidence(name)
+        par = fit.models.parameter(name)
+        print(f"MINOS {name}: {par.value:.6g} +{interval['errp']:.4g} -{interval['errn']:.4g} "
+              f"{par.unit} ({interval['message']})")
+    print(f"time (compile + fit + covariance): {time.perf_counter() - t0:.2f} s")
+    out.mkdir(parents=True, exist_ok=True)
+    models.write(targets[0], overwrite=args.overwrite)
+    cov = result.covariance_result
+    lines = [",".join(["name", *cov.names])]
+    lines += [",".join([n, *(repr(float(v)) for v in row)])
+              for n, row in zip(cov.names, cov.matrix, strict=True)]
+    targets[1].write_text("\n".join(lines) + "\n")
+    print(f"wrote {targets[0]} and {targets[1]}")
+    return 0 if result.success else 1
 
 
 def _info(args) -> int:
@@ -104,18 +148,52 @@ def main(argv: list[str] | None = None) -> int:
 
     # PyTensor's note about BLAS linking is about its own speed, not about results
     warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
-    parser = argparse.ArgumentParser(prog="skyfit", description=__doc__)
+    parser = argparse.ArgumentParser(prog="skyfit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+    raw = argparse.RawDescriptionHelpFormatter
+    fit = sub.add_parser(
+        "fit", help="fit models to datasets (MIGRAD + Laplace covariance)", formatter_class=raw,
+        description="Fit a model YAML to a datasets YAML or one dataset FITS file; print the "
+        "result table, write the best-fit models and the covariance.",
+        epilog="examples:\n  skyfit fit Fermi-LAT-3FHL_datasets.yaml "
+        "Fermi-LAT-3FHL_models.yaml --output out\n  skyfit fit data.fits models.yaml "
+        "--name Fermi-LAT --minos alpha --overwrite")
+    fit.add_argument("datasets", help="datasets YAML (Gammapy layout) or a DL4 FITS file")
+    fit.add_argument("models", help="models YAML (Gammapy layout)")
+    fit.add_argument("--output", default=".", help="folder for <models>_best-fit.yaml and "
+                     "<models>_covariance.csv (default: current folder)")
+    fit.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    fit.add_argument("--name", help="dataset name for a FITS file (must match the "
+                     "background model's dataset; default: the file's NAME header)")
+    fit.add_argument("--backend", choices=["minuit", "scipy"], default="minuit",
+                     help="optimiser (default minuit)")
+    fit.add_argument("--minos", action="append", default=[], metavar="PARAM",
+                     help="also print a MINOS interval for PARAM (repeatable)")
+    fit.set_defaults(func=_fit)
     demo = sub.add_parser("demo", help="simulate and fit a synthetic dataset (no download)",
+                          formatter_class=raw,
                           description="Simulate a dataset with the built-in synthetic "
-                          "instrument, fit it and compare with the injected truth.")
+                          "instrument (a point and an extended source over background), fit "
+                          "it with MapFit, print errors and a MINOS interval, and compare "
+                          "with the injected truth.",
+                          epilog="examples:\n  skyfit demo\n  skyfit demo --seed 3 --npix 40")
     demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     demo.add_argument("--npix", type=int, default=60, help="pixels per side (default 60)")
     demo.set_defaults(func=_demo)
     info = sub.add_parser("info", help="describe dataset FITS or model YAML files",
-                          description="Print what a DL4 dataset or a model file contains.")
+                          formatter_class=raw,
+                          description="Print what a DL4 dataset or a model file contains.",
+                          epilog="example:\n  skyfit info data.fits models.yaml")
     info.add_argument("paths", nargs="+")
     info.set_defaults(func=_info)
+    sub.add_parser("sample", add_help=False,
+                   help="NUTS posterior sampling with a diagnostics report (skyfit sample -h)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sample"]:
+        from .bayes import cli_sample  # PyMC only when sampling
+
+        return cli_sample(argv[1:])
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -25,7 +25,8 @@ from .mapdataset import MapDataset
 __all__ = ["FileFormatError", "read_dataset", "read_datasets", "write_dataset",
            "write_datasets"]
 
-_STRUCTURAL = {"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "NAME", "COMMENT", "HISTORY", ""}
+_STRUCTURAL = {"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "NAME", "COMMENT", "HISTORY", "CHECKSUM",
+               "DATASUM", ""}
 
 
 @contextlib.contextmanager
@@ -33,11 +34,15 @@ def _open(path: Path):
     """Open and fully load a FITS file (plain or gzip); any failure names the file."""
     if not path.exists():
         raise FileNotFoundError(f"dataset file not found: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give the dataset FITS file inside it")
     with path.open("rb") as fh:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
-                hdulist = fits.open(fh, memmap=False, lazy_load_hdus=False)
+                # checksum=True: a file whose CHECKSUM/DATASUM cards (written by skyfit)
+                # disagree with its bytes is refused; files without them are read as is
+                hdulist = fits.open(fh, memmap=False, lazy_load_hdus=False, checksum=True)
                 for hdu in hdulist:
                     _ = hdu.data
         except (OSError, ValueError, TypeError, IndexError, EOFError, Warning) as exc:
@@ -100,6 +105,12 @@ def dataset_to_hdulist(dataset: MapDataset) -> fits.HDUList:
             *map_to_hdus(dataset.exposure, "EXPOSURE")]
     if dataset.background is not None:
         hdus += map_to_hdus(dataset.background, "BACKGROUND")
+    for attr in ("edisp", "psf"):
+        irf = getattr(dataset, attr)
+        if irf is not None and not hasattr(irf, "to_hdus"):
+            raise TypeError(f"dataset {dataset.name!r}: its {attr} ({type(irf).__name__}) has no "
+                            f"DL4 file layout; set dataset.{attr} = None to write the rest, or "
+                            "use a PSFMap / EDispKernelMap")
     if dataset.edisp is not None:
         hdus += dataset.edisp.to_hdus()
     if dataset.psf is not None:
@@ -125,7 +136,7 @@ def _atomic_write(hdulist: fits.HDUList, path: Path, overwrite: bool) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
-        hdulist.writeto(tmp, overwrite=True)
+        hdulist.writeto(tmp, overwrite=True, checksum=True)
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -148,17 +159,26 @@ def read_datasets(path: str | Path) -> list[MapDataset]:
     File names are relative to the YAML file's folder (absolute ones are used as given).
     """
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
+        if path.is_dir():
+            raise FileNotFoundError(f"{path} is a folder, not a datasets YAML file")
         raise FileNotFoundError(f"datasets file not found: {path}")
-    with path.open() as f:
-        try:
-            content = yaml.safe_load(f)
-        except yaml.YAMLError as exc:
-            raise FileFormatError(f"{path}: not valid YAML ({exc})") from None
+    try:
+        content = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise FileFormatError(f"{path}: not a datasets YAML file ({type(exc).__name__}: "
+                              f"{exc}); a FITS dataset is read with read_dataset") from None
     if not isinstance(content, dict) or not isinstance(content.get("datasets"), list):
         raise FileFormatError(f"{path}: expected a mapping with a 'datasets' list")
+    names = [e.get("name") for e in content["datasets"] if isinstance(e, dict) and e.get("name")]
+    if len(set(names)) != len(names):
+        raise FileFormatError(f"{path}: dataset names must be unique (models refer to "
+                              f"datasets by name), got {names}")
     out = []
     for i, entry in enumerate(content["datasets"]):
+        if not isinstance(entry, dict):
+            raise FileFormatError(f"{path}: dataset {i} must be a mapping with 'name', 'type' "
+                                  f"and 'filename', got {entry!r}")
         kind = entry.get("type", "MapDataset")
         if kind != "MapDataset":
             raise FileFormatError(f"{path}: dataset {i} has type {kind!r}; only MapDataset "
@@ -183,12 +203,19 @@ def write_datasets(datasets, path: str | Path, overwrite: bool = False) -> None:
     names = [e["filename"] for e in entries]
     if len(set(names)) != len(names):
         raise ValueError(f"dataset names must be unique to write them: {names}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists (use overwrite=True)")
+    targets = [path, *(path.parent / name for name in names)]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not overwrite:  # checked before anything is written
+        raise FileExistsError(f"{existing} exist(s) (use overwrite=True)")
     for ds, entry in zip(datasets, entries, strict=True):
         write_dataset(ds, path.parent / entry["filename"], overwrite=overwrite)
     text = yaml.safe_dump({"datasets": entries}, sort_keys=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

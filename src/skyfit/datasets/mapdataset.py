@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import astropy.units as u
@@ -54,14 +55,14 @@ class MapDataset:
         where = f"dataset {self.name!r}"
         self.counts = _check_counts(counts, where)
         self.exposure = _check_exposure(exposure, counts, where)
-        self.background = None if background is None else _check_like(
-            background, counts, "BACKGROUND", where, finite=True)
-        self.mask_safe = None if mask_safe is None else _check_mask(mask_safe, counts,
-                                                                     "MASK_SAFE", where)
-        self.mask_fit = None if mask_fit is None else _check_mask(mask_fit, counts,
-                                                                   "MASK_FIT", where)
-        self.psf = psf
-        self.edisp = edisp
+        self.background = None if background is None else _check_background(
+            background, counts, where)
+        self._mask_safe = self._mask_fit = None
+        self.mask_safe = mask_safe
+        self.mask_fit = mask_fit
+        self.psf = _check_irf(psf, "profile_at", "psf", "PSFMap / RecoPSFMap", where)
+        self.edisp = _check_irf(edisp, "kernel_at", "edisp", "EDispKernelMap / EDispMap",
+                                where)
         self.gti = gti
         self.meta = dict(meta or {})
         self.models = None
@@ -79,25 +80,71 @@ class MapDataset:
 
             if not isinstance(models, Models):
                 models = Models(models if isinstance(models, list | tuple) else [models])
+            _warn_foreign_backgrounds(models, self.name)
         self._models = models
+
+    # -- masks (checked on assignment too) -------------------------------------------------
+    @property
+    def mask_safe(self) -> Map | None:
+        return self._mask_safe
+
+    @mask_safe.setter
+    def mask_safe(self, mask) -> None:
+        self._mask_safe = self._checked_mask(mask, "MASK_SAFE")
+
+    @property
+    def mask_fit(self) -> Map | None:
+        return self._mask_fit
+
+    @mask_fit.setter
+    def mask_fit(self, mask) -> None:
+        self._mask_fit = self._checked_mask(mask, "MASK_FIT")
+
+    def _checked_mask(self, mask, hdu: str) -> Map | None:
+        return None if mask is None else _check_mask(mask, self.counts, hdu,
+                                                     f"dataset {self.name!r}")
 
     def npred(self) -> np.ndarray:
         """Predicted counts ``(energy, lat, lon)`` for the current parameter values.
 
-        Evaluated with numpy through the same code as the compiled fit graph.
+        Evaluated with numpy through the same code as the compiled fit graph. Raises
+        ValueError naming the parameters when a value is non-finite or outside its bounds,
+        or when the prediction is not finite.
         """
         from ..forward import DatasetPredictor
 
         models = self._models if self._models is not None else []
-        pred = DatasetPredictor(self, models, lambda par: False)
-        return np.asarray(pred.npred(lambda par: par.value), dtype=float)
+        if self._models is not None:
+            self._models.check_values()
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            pred = DatasetPredictor(self, models, lambda par: False)
+            npred = np.asarray(pred.npred(lambda par: par.value), dtype=float)
+        bad = ~np.isfinite(npred)
+        if bad.any():
+            raise ValueError(
+                f"dataset {self.name!r}: npred has {int(bad.sum())} NaN/inf values; a model "
+                "is undefined at its current parameters (e.g. a zero width or radius) - "
+                f"{_edge_hint(models)}")
+        return npred
 
     def stat_array(self) -> np.ndarray:
-        """Cash statistic per bin (zero outside ``mask``)."""
+        """Cash statistic per bin (zero outside ``mask``).
+
+        As in Gammapy, predicted counts below ``1e-25`` are floored at ``1e-25``, so a bin
+        with counts ``n`` and no predicted counts costs ``2 n ln(1e25) ~ 115.1 n``. A model
+        predicting negative counts inside the mask raises ValueError instead.
+        """
         from ..forward import cash
 
-        stat = cash(np.asarray(self.counts.data, float), self.npred())
+        npred = self.npred()
         mask = self.mask
+        inside = npred if mask is None else npred[mask]
+        if inside.size and inside.min() < 0:
+            raise ValueError(
+                f"dataset {self.name!r}: the models predict negative counts in "
+                f"{int((inside < 0).sum())} bins (min {inside.min():.4g}); a negative "
+                "amplitude or norm has no Poisson likelihood: bound it with min=0")
+        stat = cash(np.asarray(self.counts.data, float), npred)
         return stat if mask is None else np.where(mask, stat, 0.0)
 
     def stat_sum(self) -> float:
@@ -111,7 +158,12 @@ class MapDataset:
         gives the same counts.
         """
         rng = np.random.default_rng(random_seed)
-        counts = rng.poisson(self.npred()).astype(self.counts.data.dtype, copy=False)
+        npred = self.npred()
+        if npred.min() < 0:
+            raise ValueError(f"dataset {self.name!r}: cannot simulate counts, the models "
+                             f"predict negative counts (min {npred.min():.4g}); bound "
+                             "amplitudes and norms with min=0")
+        counts = rng.poisson(npred).astype(self.counts.data.dtype, copy=False)
         self.counts = Map(self.counts.geom, counts, self.counts.unit)
 
     @property
@@ -127,6 +179,11 @@ class MapDataset:
         out = np.ones(self.counts.data.shape, bool)
         for m in masks:
             out = out & np.broadcast_to(m, out.shape)
+        if not out.any():
+            warnings.warn(f"dataset {self.name!r}: mask_safe & mask_fit exclude every bin, so "
+                          "it adds nothing to the statistic (check the masks, e.g. an "
+                          "inverted region mask or a safe energy range outside the axis)",
+                          UserWarning, stacklevel=2)
         return out
 
     # -- I/O (implemented in datasets.io) ----------------------------------------------------
@@ -158,7 +215,22 @@ def _energy_axis_check(m: Map, expected: str, hdu: str, where: str) -> None:
         raise ValueError(f"{where}: {hdu} energy edges must increase, got {axes[0].edges}")
 
 
+def _is_map(m, hdu: str, where: str) -> None:
+    if not isinstance(m, Map):
+        raise TypeError(f"{where}: {hdu} must be a skyfit.maps.Map (data on a geometry), got "
+                        f"{type(m).__name__}; wrap arrays as Map(geom, data, unit)")
+
+
+def _check_irf(irf, method: str, what: str, kinds: str, where: str):
+    if irf is not None and not hasattr(irf, method):
+        raise TypeError(f"{where}: {what} must be a {kinds} (an object with {method}()), got "
+                        f"{type(irf).__name__}")
+    return irf
+
+
 def _check_counts(counts: Map, where: str) -> Map:
+    _is_map(counts, "COUNTS", where)
+    _dimensionless(counts, "COUNTS", where)
     if not isinstance(counts.geom, WcsGeom):
         raise TypeError(f"{where}: COUNTS must be on a WcsGeom, got {type(counts.geom).__name__}")
     _energy_axis_check(counts, "energy", "COUNTS", where)
@@ -177,7 +249,14 @@ def _check_counts(counts: Map, where: str) -> Map:
     return counts
 
 
+def _dimensionless(m: Map, hdu: str, where: str) -> None:
+    if m.unit not in (u.dimensionless_unscaled, u.ct):
+        raise ValueError(f"{where}: {hdu} holds numbers of events and must be unit-less, got "
+                         f"unit {m.unit.to_string()!r}")
+
+
 def _check_exposure(exposure: Map, counts: Map, where: str) -> Map:
+    _is_map(exposure, "EXPOSURE", where)
     if not isinstance(exposure.geom, WcsGeom):
         raise TypeError(f"{where}: EXPOSURE must be on a WcsGeom")
     axes = exposure.geom.axes
@@ -191,6 +270,9 @@ def _check_exposure(exposure: Map, counts: Map, where: str) -> Map:
     if not exposure.geom.is_aligned(counts.geom):
         raise ValueError(f"{where}: EXPOSURE sky grid {exposure.geom!r} is not aligned with "
                          f"COUNTS {counts.geom!r}")
+    if exposure.unit == u.dimensionless_unscaled:
+        raise ValueError(f"{where}: EXPOSURE has no unit; give it an area x time unit, e.g. "
+                         "Map(geom, data, 'cm2 s') (in a file: BUNIT = 'cm2 s')")
     try:
         exposure = exposure.to_unit("cm2 s")
     except u.UnitConversionError:
@@ -199,7 +281,20 @@ def _check_exposure(exposure: Map, counts: Map, where: str) -> Map:
     bad = ~np.isfinite(exposure.data)
     if bad.any():
         raise ValueError(f"{where}: EXPOSURE has {int(bad.sum())} NaN/inf values")
+    if np.any(exposure.data < 0):
+        raise ValueError(f"{where}: EXPOSURE has {int((exposure.data < 0).sum())} negative "
+                         f"values (min {exposure.data.min():.4g} cm2 s); exposure is >= 0")
     return exposure
+
+
+def _check_background(m: Map, counts: Map, where: str) -> Map:
+    _is_map(m, "BACKGROUND", where)
+    _dimensionless(m, "BACKGROUND", where)
+    m = _check_like(m, counts, "BACKGROUND", where, finite=True)
+    if np.any(m.data < 0):
+        raise ValueError(f"{where}: BACKGROUND has {int((m.data < 0).sum())} negative values "
+                         f"(min {m.data.min():.4g}); predicted background counts are >= 0")
+    return m
 
 
 def _check_like(m: Map, counts: Map, hdu: str, where: str, finite: bool) -> Map:
@@ -221,6 +316,7 @@ def _check_like(m: Map, counts: Map, hdu: str, where: str, finite: bool) -> Map:
 
 
 def _check_mask(m: Map, counts: Map, hdu: str, where: str) -> Map:
+    _is_map(m, hdu, where)
     if not isinstance(m.geom, WcsGeom) or not m.geom.is_aligned(counts.geom):
         raise ValueError(f"{where}: {hdu} sky grid is not aligned with COUNTS")
     shape, cshape = m.data.shape, counts.data.shape
@@ -229,5 +325,33 @@ def _check_mask(m: Map, counts: Map, hdu: str, where: str) -> Map:
     if shape == cshape and not m.geom.axes[0].is_allclose(counts.geom.axes[0]):
         raise ValueError(f"{where}: {hdu} energy axis differs from COUNTS")
     if m.data.dtype != bool:
-        m = Map(m.geom, np.asarray(m.data).astype(bool), m.unit)
+        data = np.asarray(m.data)
+        if data.dtype.kind not in "iuf" or not np.all((data == 0) | (data == 1)):
+            raise ValueError(f"{where}: {hdu} must be boolean (True = use the bin) or 0/1, "
+                             f"got dtype {data.dtype} with other values")
+        m = Map(m.geom, data.astype(bool), m.unit)
     return m
+
+
+def _warn_foreign_backgrounds(models, name: str) -> None:
+    """Warn when the models scale other datasets' backgrounds but not this one's."""
+    from ..models import FoVBackgroundModel
+
+    bkgs = [c for c in models if isinstance(c, FoVBackgroundModel)]
+    if bkgs and not any(c.dataset_name == name for c in bkgs):
+        warnings.warn(f"dataset {name!r}: no FoVBackgroundModel applies to it (the models "
+                      f"have {[c.name for c in bkgs]} for datasets "
+                      f"{[c.dataset_name for c in bkgs]}); its background is used unscaled. "
+                      f"Name the dataset in FoVBackgroundModel({name!r}) if that was meant",
+                      UserWarning, stacklevel=3)
+
+
+def _edge_hint(models) -> str:
+    if not hasattr(models, "qualified_names"):
+        return "check the parameter values"
+    pars = [(q, p) for q, p in zip(models.qualified_names(), models.parameters, strict=True)
+            if p.value in (p.min, p.max)
+            or (p.value == 0 and p.name not in ("lon_0", "lat_0", "phi", "e", "tilt"))]
+    if not pars:
+        return "check the parameter values"
+    return "parameters at zero or at a bound: " + ", ".join(f"{q}={p.value:g}" for q, p in pars)

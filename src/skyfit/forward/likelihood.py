@@ -42,10 +42,14 @@ class Likelihood:
     """
 
     def __init__(self, datasets, models, priors: bool = True, mode: str | None = None) -> None:
+        import pytensor
         import pytensor.tensor as pt
 
         self.datasets = list(datasets)
         self.models = models
+        if hasattr(models, "check_datasets"):
+            models.check_datasets([d.name for d in self.datasets])
+            models.check_values()
         self.parameters = _unique(p for m in models for p in _model_parameters(m))
         self.free = [p for p in self.parameters if not p.frozen]
         index = {id(p): i for i, p in enumerate(self.free)}
@@ -60,16 +64,22 @@ class Likelihood:
         self.npred_vars = [p.npred(value_of) for p in self.predictors]
         terms = []
         self._masks = []
+        self._counts = []  # shared variables, so update_counts() needs no recompilation
         for ds, npred in zip(self.datasets, self.npred_vars, strict=True):
             mask = _mask(ds)
             self._masks.append(mask)
-            counts = np.asarray(ds.counts.data, float)
-            if mask is None:
-                terms.append(cash(counts.ravel(), pt.as_tensor_variable(npred).ravel()).sum())
-            else:
-                flat = np.flatnonzero(mask)
-                mu = pt.as_tensor_variable(npred).ravel()[flat]
-                terms.append(cash(counts.ravel()[flat], mu).sum())
+            counts = pytensor.shared(_fit_counts(ds, mask), name=f"counts[{ds.name}]")
+            self._counts.append(counts)
+            mu = pt.as_tensor_variable(npred).ravel()
+            if mask is not None:
+                mu = mu[np.flatnonzero(mask)]
+            # negative predicted counts (e.g. an unbounded negative amplitude) make the
+            # statistic NaN instead of being silently floored: fits report it
+            stat = cash(counts, mu).sum()
+            terms.append(pt.switch(pt.lt(pt.min(mu), 0.0), np.nan, stat))
+        if self.datasets and sum(c.get_value().size for c in self._counts) == 0:
+            raise ValueError("no bins to fit: every dataset is fully masked (check "
+                             "mask_safe and mask_fit)")
         total = pt.add(*terms) if terms else pt.constant(0.0)
         if priors:
             for par in self.free:
@@ -87,11 +97,17 @@ class Likelihood:
             if key == "value":
                 outs = self.total
             elif key == "value_grad":
-                outs = [self.total, pytensor.grad(self.total, self.theta)]
+                outs = [self.total, pytensor.grad(self.total, self.theta,
+                                               disconnected_inputs="ignore")]
             elif key == "hessian":
                 from pytensor.gradient import jacobian
+                from pytensor.graph.replace import graph_replace
 
-                g = pytensor.grad(self.total, self.theta)
+                # counts as constants here: with the shared variables the vectorised
+                # Jacobian of the gradient needs an order of magnitude more memory
+                total = graph_replace(self.total, {
+                    c: pytensor.tensor.constant(c.get_value()) for c in self._counts})
+                g = pytensor.grad(total, self.theta, disconnected_inputs="ignore")
                 outs = jacobian(g, self.theta, vectorize=True)
             elif key == "npred":
                 outs = list(self.npred_vars)
@@ -137,6 +153,17 @@ class Likelihood:
                 2 * steps[i])
         return 0.5 * (hess + hess.T)
 
+    def update_counts(self) -> None:
+        """Re-read the observed counts of the datasets into the compiled functions.
+
+        For simulations: replace ``dataset.counts`` (same shape), then call this instead
+        of building a new ``Likelihood``; nothing is recompiled (except the exact Hessian
+        of ``hessian(exact=True)``, rebuilt on its next use).
+        """
+        for ds, mask, counts in zip(self.datasets, self._masks, self._counts, strict=True):
+            counts.set_value(_fit_counts(ds, mask))
+        self._fns.pop("hessian", None)
+
     def npred(self, theta=None) -> list[np.ndarray]:
         return [np.asarray(x) for x in self._fn("npred")(self._theta(theta))]
 
@@ -172,6 +199,11 @@ def _unique(pars):
             seen.add(id(p))
             out.append(p)
     return out
+
+
+def _fit_counts(dataset, mask) -> np.ndarray:
+    counts = np.asarray(dataset.counts.data, float).ravel()
+    return counts if mask is None else counts[np.flatnonzero(mask)]
 
 
 def _mask(dataset):

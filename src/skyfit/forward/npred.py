@@ -20,6 +20,7 @@ import numpy as np
 
 from .._math import xp
 from ..models.sky import FoVBackgroundModel
+from .batch import FixedSources
 from .radial import RadialSpline
 from .response import bilinear, extended_true, make_cutout, point_true, psf_kernel
 
@@ -62,6 +63,9 @@ class DatasetPredictor:
             else:
                 self.sources.append(_SourcePlan(self, component, is_free))
         self.sources = [s for s in self.sources if s.cut is not None]
+        fixed = [s for s in self.sources if s.fixed is not None and not s.reco_psf]
+        self.fixed = FixedSources(fixed, self.geom.data_shape) if fixed else None
+        self.sources = [s for s in self.sources if not any(s is f for f in fixed)]
         if len(self.backgrounds) > 1:
             raise ValueError(f"dataset {dataset.name!r} has {len(self.backgrounds)} "
                              "background models; at most one is supported")
@@ -70,6 +74,10 @@ class DatasetPredictor:
     def npred(self, value_of):
         """Predicted counts ``(E, ny, nx)``; numpy or PyTensor depending on ``value_of``."""
         total = self.background(value_of)
+        if self.fixed is not None:
+            edges = self.t_axis.edges_in("TeV")
+            flat = self.fixed.add_to(total.ravel(), edges, value_of)
+            total = flat.reshape(self.geom.data_shape)
         parts = [(s.cut.slices, s.npred(value_of)) for s in self.sources]
         m = xp(total, *[p for _, p in parts])
         if m.symbolic:
@@ -224,7 +232,7 @@ def _add_box(total, part, sy, sx):
 
 
 CORE_RADII = 4.0  # the fine-sampled core box reaches this many 68 % radii (smallest one)
-CORE_SAMPLES = 10.0  # sub-pixels per 68 % radius in the core
+CORE_SAMPLES = 6.0  # sub-pixels per 68 % radius in the core
 
 
 def _core_cutout(geom, lon0, lat0, frame, cut, spline, pixel):
@@ -253,8 +261,10 @@ def _oversampling(spatial, spline, pixel: float) -> int:
     if spatial.is_point:
         if spline is None:
             return 1
+        # the core box (see _core_cutout) samples the core finely; outside it, beyond
+        # CORE_RADII 68 % radii, the profile changes on the scale of the radius itself
         core = spline.core_radius
-        return int(np.clip(np.ceil(3 * pixel / max(core, 1e-6)), 1, 8))
+        return int(np.clip(np.ceil(3 * pixel / (CORE_RADII * max(core, 1e-6))), 1, 8))
     size = _eval_radius(spatial)
     if size <= 0:
         return 1

@@ -85,16 +85,37 @@ def extended_true(density, cut: Cutout, exposure, kernel=None):
     ``(E, ky, kx)`` is the PSF on the pixel grid (None: no PSF).
     """
     x = bin_subpixels(density * cut.solid_angle, cut.k, cut.shape) * exposure
-    return x if kernel is None else convolve(x, kernel)
+    return x if kernel is None else convolve(x, kernel, cut.shape)
 
 
-def convolve(x, kernel):
-    """Per-plane 2D convolution of ``(E, ny, nx)`` with ``(E, ky, kx)``, same size output."""
-    if xp(x, kernel).symbolic:
-        from pytensor.tensor.signal import convolve2d
+def convolve(x, kernel, shape=None):
+    """Per-plane 2D convolution of ``(E, ny, nx)`` with ``(E, ky, kx)``, same size output.
 
-        return convolve2d(x, kernel, mode="same")
-    return fftconvolve(x, kernel, mode="same", axes=(-2, -1))
+    Through FFTs in both numpy and PyTensor (a direct convolution with PSF kernels of
+    a few degrees costs ~100x more). In PyTensor, ``kernel`` must be a numpy array (its
+    transform is precomputed) and ``shape`` the ``(ny, nx)`` of ``x``.
+    """
+    if not xp(x, kernel).symbolic:
+        return fftconvolve(x, kernel, mode="same", axes=(-2, -1))
+    import pytensor.tensor as pt
+    from pytensor.tensor.fft import irfft, rfft
+
+    kernel = np.asarray(kernel, float)
+    n_e, ky, kx = kernel.shape
+    ny, nx = shape
+    from scipy.fft import next_fast_len
+
+    fy, fx = next_fast_len(ny + ky - 1, real=True), next_fast_len(nx + kx - 1, real=True)
+    spec = np.fft.rfftn(kernel, s=(fy, fx), axes=(-2, -1))
+    k_re, k_im = spec.real, spec.imag
+    padded = pt.zeros((n_e, fy, fx))
+    padded = pt.set_subtensor(padded[:, :ny, :nx], x)
+    f = rfft(padded)  # (E, fy, fx//2+1, 2): real and imaginary parts
+    re, im = f[..., 0], f[..., 1]
+    prod = pt.stack([re * k_re - im * k_im, re * k_im + im * k_re], axis=-1)
+    full = irfft(prod, is_odd=bool(fx % 2))
+    y0, x0 = (ky - 1) // 2, (kx - 1) // 2
+    return full[:, y0:y0 + ny, x0:x0 + nx]
 
 
 def psf_kernel(psf: RadialSpline, pixel_size: float, radius: float, k: int = 5) -> np.ndarray:

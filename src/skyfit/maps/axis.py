@@ -9,6 +9,8 @@ import numpy as np
 
 __all__ = ["MapAxis"]
 
+_INTERPS = ("lin", "log", "sqrt")
+
 
 @dataclass(frozen=True, eq=False)
 class MapAxis:
@@ -47,8 +49,16 @@ class MapAxis:
     def __post_init__(self) -> None:
         edges = np.asarray(self.edges, dtype=float)
         object.__setattr__(self, "edges", edges)
-        object.__setattr__(self, "unit", u.Unit(self.unit).to_string())
-        if edges.ndim != 1 or edges.size < 2:
+        try:
+            object.__setattr__(self, "unit", u.Unit(self.unit).to_string())
+        except ValueError:
+            raise ValueError(f"axis {self.name!r}: invalid unit {self.unit!r}") from None
+        if self.interp not in _INTERPS:
+            raise ValueError(f"axis {self.name!r}: interp must be one of {_INTERPS}, "
+                             f"got {self.interp!r}")
+        if edges.ndim != 1:
+            raise ValueError(f"axis {self.name!r}: edges must be 1-D, got shape {edges.shape}")
+        if edges.size < 2:
             raise ValueError(f"axis {self.name!r}: need at least two edges, got {edges.size}")
         if not np.all(np.isfinite(edges)):
             raise ValueError(f"axis {self.name!r}: edges must be finite, got {edges}")

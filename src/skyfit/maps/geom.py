@@ -61,6 +61,14 @@ class WcsGeom:
                npix: tuple[int, int] = (100, 100), proj: str = "CAR",
                axes: list[MapAxis] | tuple = ()) -> WcsGeom:
         """A grid of ``npix = (nx, ny)`` pixels of ``binsz`` deg centred on ``skydir``."""
+        if frame not in ("icrs", "galactic"):
+            raise ValueError(f"frame must be 'icrs' or 'galactic', got {frame!r}")
+        if not (np.isfinite(binsz) and binsz > 0):
+            raise ValueError(f"binsz must be a positive number of degrees, got {binsz!r}")
+        if np.ndim(npix) == 0:
+            npix = (npix, npix)
+        if min(int(n) for n in npix) < 1:
+            raise ValueError(f"npix must be at least (1, 1), got {tuple(npix)}")
         wcs = WCS(naxis=2)
         prefix = ("GLON", "GLAT") if frame == "galactic" else ("RA--", "DEC-")
         wcs.wcs.ctype = [f"{prefix[0]}-{proj}", f"{prefix[1]}-{proj}"]

@@ -25,7 +25,7 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
 from .axis import MapAxis
-from .geom import WcsGeom
+from .geom import WcsGeom, frame_of_wcs
 from .map import Map
 from .region import RegionGeom
 
@@ -86,12 +86,12 @@ def axes_from_bands(hdu: fits.BinTableHDU, where: str = "") -> list[MapAxis]:
         col = data.columns[cols[0]]
         unit = _unit(col.unit, f"{where} column {cols[0]}").to_string()
         if len(cols) == 2:
-            lo = np.unique(np.asarray(data[cols[0]], float))
-            hi = np.unique(np.asarray(data[cols[1]], float))
+            lo = _in_order(data[cols[0]], f"{where} column {cols[0]}")
+            hi = _in_order(data[cols[1]], f"{where} column {cols[1]}")
             edges = np.append(lo, hi[-1])
-            axes.append(MapAxis(edges, name=name, unit=unit, interp=interp))
+            axes.append(_axis(where, edges, name=name, unit=unit, interp=interp))
         else:
-            nodes = np.unique(np.asarray(data[cols[0]], float))
+            nodes = _in_order(data[cols[0]], f"{where} column {cols[0]}")
             if nodes.size >= 2:
                 axes.append(MapAxis.from_nodes(nodes, unit=unit, name=name, interp=interp))
             else:  # one node: take its bin from the *_MIN/_MAX columns when present
@@ -99,9 +99,31 @@ def axes_from_bands(hdu: fits.BinTableHDU, where: str = "") -> list[MapAxis]:
                 if lo.upper() not in names:
                     raise FileFormatError(f"{where}: single-node axis {name!r} without edges")
                 edges = [float(data[lo][0]), float(data[hi][0])]
-                axes.append(MapAxis(edges, name=name, unit=unit, interp=interp,
-                                    node_type="center", nodes=nodes))
+                axes.append(_axis(where, edges, name=name, unit=unit, interp=interp,
+                                  node_type="center", nodes=nodes))
+    nbins = int(np.prod([ax.nbin for ax in axes]))
+    if axes and nbins != len(data):
+        raise FileFormatError(f"{where}: {len(data)} rows, but its axes "
+                              f"{[ax.nbin for ax in axes]} give {nbins} bins (repeated edges?)")
     return axes
+
+
+def _in_order(column, where: str) -> np.ndarray:
+    """Distinct values of a bands column in file order; they must increase (as bins do)."""
+    values = np.asarray(column, float)
+    _, first = np.unique(values, return_index=True)
+    values = values[np.sort(first)]
+    if values.size > 1 and not np.all(np.diff(values) > 0):
+        raise FileFormatError(f"{where}: values do not increase ({values.tolist()}); "
+                              "energy/axis bins must be stored in increasing order")
+    return values
+
+
+def _axis(where: str, *args, **kwargs) -> MapAxis:
+    try:
+        return MapAxis(*args, **kwargs)
+    except ValueError as exc:
+        raise FileFormatError(f"{where}: {exc}") from None
 
 
 def axes_header(axes) -> dict[str, str]:
@@ -200,9 +222,14 @@ def map_from_hdulist(hdulist: fits.HDUList, hdu: str, hdu_bands: str | None = No
         if data_hdu.data is None:
             raise FileFormatError(f"{where}: image HDU without data")
         unit = _unit(header.get("BUNIT", ""), where)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(header, naxis=2)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FITSFixedWarning)
+                wcs = WCS(header, naxis=2)
+            frame_of_wcs(wcs)
+        except (ValueError, KeyError) as exc:  # wcslib errors are ValueErrors
+            raise FileFormatError(f"{where}: unusable sky WCS "
+                                  f"(CTYPE1={header.get('CTYPE1')!r}): {exc}") from None
         if "WCSSHAPE" in header:
             shape = [int(v) for v in header["WCSSHAPE"].strip("()").split(",") if v.strip()]
             npix = (shape[0], shape[1])

@@ -35,9 +35,10 @@ class Model:
                 f"{type(self).__name__} has no parameter(s) {sorted(unknown)}; "
                 f"its parameters are {[p.name for p in pars]}"
             )
-        for par in pars:
+        for par, default in zip(pars, self.default_parameters, strict=True):
             if par.name in values:
                 _assign(par, values[par.name])
+                par.factor_to(default.unit)  # a clear UnitConversionError now, not in a fit
         self.parameters = Parameters(pars)
 
     def canonical_values(self, values: dict | None = None) -> dict:

@@ -12,6 +12,7 @@ A parameter shared between components (Gammapy's ``link``) appears once in
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable, Iterator
 from os import PathLike
 
@@ -177,6 +178,53 @@ class Models:
             f"no parameter {key!r}: give a unique short name or a qualified name "
             f"'<component>.<parameter>'{hint} (components: {self.names})"
         )
+
+    def check_values(self) -> None:
+        """Raise ValueError naming every parameter whose value is NaN/inf or outside its
+        bounds, or whose min exceeds its max (values and bounds may be set freely, one at a
+        time; predictions and fits need valid ones).
+
+        Examples
+        --------
+        >>> models = Models([FoVBackgroundModel("obs")])
+        >>> models.parameter("norm").min = 0.0
+        >>> models.parameter("norm").value = -1.0
+        >>> models.check_values()
+        Traceback (most recent call last):
+        ...
+        ValueError: invalid parameter values: obs-bkg.norm = -1 is outside its bounds [0, nan]
+        """
+        bad = []
+        for qnames, _, par in self._entries():
+            if par.min > par.max:  # bounds may be set one at a time, so checked here
+                bad.append(f"{qnames[0]} has min {par.min:g} > max {par.max:g}")
+            elif not math.isfinite(par.value):
+                bad.append(f"{qnames[0]} = {par.value} is not finite")
+            elif par.value < par.min or par.value > par.max:
+                bad.append(f"{qnames[0]} = {par.value:g} is outside its bounds "
+                           f"[{par.min:g}, {par.max:g}]")
+        if bad:
+            raise ValueError("invalid parameter values: " + "; ".join(bad))
+
+    def check_datasets(self, dataset_names) -> None:
+        """Raise ValueError when a component names a dataset not in ``dataset_names``
+        (e.g. a FoVBackgroundModel whose dataset is misspelt: it would be silently unused).
+
+        Examples
+        --------
+        >>> Models([FoVBackgroundModel("obs")]).check_datasets(["obs-1"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: component 'obs-bkg' applies to dataset(s) ['obs'], which are not among ...
+        """
+        names = [str(n) for n in dataset_names]
+        for component in self._components:
+            unknown = [n for n in component.datasets_names or [] if n not in names]
+            if unknown:
+                raise ValueError(
+                    f"component {component.name!r} applies to dataset(s) {unknown}, which are "
+                    f"not among the datasets {names}; fix its datasets_names (or the dataset "
+                    "name)")
 
     def prior_stat(self) -> float:
         """Sum of all prior terms (``-2 * weight * logpdf``) at the current values."""

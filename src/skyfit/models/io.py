@@ -69,9 +69,14 @@ def read_models(path: str | PathLike) -> Models:
     """Read a Gammapy model YAML file into :class:`~skyfit.models.Models`."""
     path = Path(path)
     if not path.is_file():
+        if path.is_dir():
+            raise FileNotFoundError(f"{path} is a folder, not a model file")
         raise FileNotFoundError(f"model file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text())
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{path}: not a text (YAML) file; a FITS dataset is read with "
+                             "skyfit.datasets.read_dataset") from None
     except yaml.YAMLError as exc:
         raise ModelFileError(f"{path}: not valid YAML ({exc})") from exc
     return models_from_dict(data, path=path.parent, source=str(path))
@@ -108,7 +113,8 @@ def models_from_dict(
         try:
             prior = prior_from_dict(entry, where=where)
         except (TypeError, ValueError) as exc:
-            raise ModelFileError(str(exc)) from exc
+            text = str(exc)
+            raise ModelFileError(text if where in text else f"{where}: {text}") from exc
         if not isinstance(prior, MultivariateGaussianPrior):
             raise ModelFileError(f"{where}: only joint priors belong here, got {prior.tag}")
         for pname in prior.names:
@@ -145,6 +151,8 @@ def _component_from_dict(block, where: str, folder, links):
         )
     if kind in ("FoVBackgroundModel", "fov-bkg"):
         names = block.get("datasets_names")
+        if isinstance(names, str):
+            names = [names]
         if not names or len(names) != 1:
             raise ModelFileError(
                 f"{where}: a FoVBackgroundModel needs exactly one name in datasets_names"
@@ -247,7 +255,9 @@ def _parameter_from_dict(entry: dict, default: Parameter, where: str) -> Paramet
         prior = entry.get("prior")
         prior = prior_from_dict(prior, where=where) if prior not in (None, "") else None
         meta = {k: v for k, v in entry.items() if k not in _KNOWN_PAR_KEYS and k != "is_norm"}
-        return Parameter(default.name, prior=prior, meta=meta, **fields)
+        par = Parameter(default.name, prior=prior, meta=meta, **fields)
+        par.factor_to(default.unit)  # a unit that cannot convert is refused here
+        return par
     except ModelFileError:
         raise
     except (TypeError, ValueError) as exc:

@@ -66,15 +66,16 @@ class Parameter:
         self.max = float(self.max)
         self.error = float(self.error)
         self.frozen = bool(self.frozen)
-        self.unit = _unit_string(self.unit)
+        try:
+            self.unit = _unit_string(self.unit)
+        except ValueError:
+            raise ValueError(f"parameter {self.name!r}: invalid unit {self.unit!r} "
+                             "(astropy cannot parse it)") from None
         if isinstance(self.prior, dict):  # a prior YAML entry (Gammapy's layout)
             from .priors import prior_from_dict
 
             self.prior = prior_from_dict(self.prior, where=f"parameter {self.name!r}")
-        if not math.isnan(self.min) and not math.isnan(self.max) and self.min > self.max:
-            raise ValueError(
-                f"parameter {self.name!r}: min ({self.min}) is larger than max ({self.max})"
-            )
+        _check_bounds(self.name, self.min, self.max)
 
     @property
     def is_free(self) -> bool:
@@ -96,6 +97,11 @@ class Parameter:
 
     def copy(self) -> Parameter:
         return copy.deepcopy(self)
+
+
+def _check_bounds(name: str, lo: float, hi: float) -> None:
+    if not math.isnan(lo) and not math.isnan(hi) and lo > hi:
+        raise ValueError(f"parameter {name!r}: min ({lo}) is larger than max ({hi})")
 
 
 def _unit_string(unit) -> str:

@@ -110,6 +110,8 @@ class SkyModel(_Component):
         self.spatial_model = spatial_model
         self.spectral_model = spectral_model
         self.name = make_name() if name is None else str(name)
+        if isinstance(datasets_names, str):  # one name, not its letters (as Gammapy)
+            datasets_names = [datasets_names]
         self.datasets_names = None if datasets_names is None else [str(n) for n in datasets_names]
 
     def __repr__(self) -> str:

@@ -1,0 +1,121 @@
+"""Sources with a fixed response, evaluated together as one sparse matrix product.
+
+A source whose position and shape are frozen has a precomputed response ``R_s[t, n]``
+(counts per unit flux in true-energy bin ``t`` on cutout pixel ``n``, exposure and PSF
+included) and a dispersion matrix ``D_s[t, e]``. Only its spectrum is free, so
+
+    npred[e, pix(n)] += sum_t (D_s[t, e] F_s[t]) R_s[t, n]
+
+for all such sources at once: the bin integrals ``F`` of all spectra of one class in one
+broadcast call, then one sparse matrix-vector product. The graph has a fixed number of
+nodes whatever the number of sources, so compiling it stays fast, and its cost is set
+by the non-zero entries of the responses.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from .._math import xp
+
+__all__ = ["FixedSources", "spectral_fluxes"]
+
+
+def spectral_fluxes(spectral_models, edges, value_of):
+    """Bin integrals ``(S, T)`` of several spectral models over ``edges`` (TeV).
+
+    Models of the same class are evaluated in one broadcast call (parameters stacked
+    along a leading axis); the result rows follow the order of ``spectral_models``.
+    """
+    emin, emax = np.asarray(edges[:-1], float), np.asarray(edges[1:], float)
+    groups = defaultdict(list)
+    for i, model in enumerate(spectral_models):
+        groups[type(model)].append(i)
+    rows = [None] * len(spectral_models)
+    for indices in groups.values():
+        models = [spectral_models[i] for i in indices]
+        flux = _class_fluxes(models, emin, emax, value_of)
+        for j, i in enumerate(indices):
+            rows[i] = flux[j]
+    m = xp(*rows)
+    return m.stack(rows) if m.symbolic else np.stack(rows)
+
+
+def _class_fluxes(models, emin, emax, value_of):
+    values = [m.canonical_values({p.name: value_of(p) for p in m.parameters}) for m in models]
+    if len(models) == 1 or not _broadcasts(models[0], emin, emax):
+        return [m.integral(emin, emax, **v) for m, v in zip(models, values, strict=True)]
+    stacked = {}
+    for name in values[0]:
+        column = [v[name] for v in values]
+        m = xp(*column)
+        stacked[name] = (m.stack(column) if m.symbolic else np.array(column, float))[:, None]
+    return type(models[0]).integral(emin[None, :], emax[None, :], **stacked)
+
+
+def _broadcasts(model, emin, emax) -> bool:
+    """Whether ``integral`` of this class accepts parameters stacked on a leading axis."""
+    one = model.integral(emin, emax, **model.canonical_values())
+    pars = {k: np.array([v, v], float)[:, None] for k, v in model.canonical_values().items()}
+    try:
+        two = model.integral(emin[None, :], emax[None, :], **pars)
+    except (TypeError, ValueError):
+        return False
+    return np.shape(two) == (2, emin.size) and np.allclose(two, one[None, :], rtol=1e-12,
+                                                             atol=0.0, equal_nan=True)
+
+
+class FixedSources:
+    """Precomputed responses of several sources on one dataset, as one sparse matrix.
+
+    ``A[(e, pix), (s, t)] = D_s[t, e] R_s[t, n(pix)]``, so that
+    ``npred.ravel() += A @ F.ravel()`` with ``F`` the ``(S, T)`` bin integrals; only the
+    exact zeros (dispersion far from the diagonal, the empty true-energy planes) are
+    left out, so the product is exact.
+
+    Parameters
+    ----------
+    plans : list
+        Source plans with ``fixed`` (T, ny, nx) responses, ``edisp`` (T, E) or None and
+        ``cut.slices`` into the dataset's (ny, nx) map; ``spectral`` models.
+    shape : tuple
+        The dataset's npred shape ``(E, ny, nx)``.
+    """
+
+    def __init__(self, plans, shape) -> None:
+        from scipy import sparse
+
+        n_e, ny_map, nx_map = shape
+        self.spectral = [p.spectral for p in plans]
+        n_t = plans[0].fixed.shape[0]
+        rows, cols, vals = [], [], []
+        for s, plan in enumerate(plans):
+            (sy, sx) = plan.cut.slices
+            yy, xx = np.mgrid[sy, sx]
+            pix = (yy * nx_map + xx).ravel()
+            target = (np.arange(n_e)[:, None] * (ny_map * nx_map) + pix).ravel()  # (E*N,)
+            edisp = np.eye(n_t, n_e) if plan.edisp is None else plan.edisp
+            resp = plan.fixed.reshape(n_t, -1)
+            for t in range(n_t):
+                block = (edisp[t][:, None] * resp[t][None, :]).ravel()
+                keep = np.flatnonzero(block)
+                rows.append(target[keep])
+                cols.append(np.full(keep.size, s * n_t + t))
+                vals.append(block[keep])
+        self.matrix = sparse.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(n_e * ny_map * nx_map, len(plans) * n_t))
+
+    def add_to(self, flat, edges, value_of):
+        """``flat`` (E*ny*nx,) plus the counts of all these sources (numpy or PyTensor)."""
+        flux = spectral_fluxes(self.spectral, edges, value_of)  # (S, T)
+        if xp(flat, flux).symbolic:
+            import pytensor.sparse as ps
+            import pytensor.tensor as pt
+
+            column = pt.as_tensor_variable(flux).flatten()[:, None]
+            return flat + ps.structured_dot(ps.as_sparse_variable(self.matrix),
+                                            column).flatten()
+        return flat + self.matrix @ np.asarray(flux).ravel()

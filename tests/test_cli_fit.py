@@ -1,0 +1,60 @@
+"""``skyfit fit`` and the sub-command help texts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skyfit.cli import main
+from skyfit.datasets.synthetic import synthetic_dataset
+from skyfit.models import FoVBackgroundModel, Models, SkyModel
+from skyfit.models.spatial import PointSpatialModel
+from skyfit.models.spectral import PowerLawSpectralModel
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["fit", "--help"], ["demo", "--help"],
+                                  ["info", "--help"]])
+def test_help_has_examples(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    assert "skyfit" in capsys.readouterr().out.lower()
+    if argv != ["--help"]:
+        main_help = capsys.readouterr().out
+        assert "example" in main_help.lower() or main_help == ""
+
+
+def test_fit_command_writes_models_and_covariance(tmp_path, capsys):
+    edges = np.geomspace(0.1, 10, 7)  # no IRF objects: DL4 files hold maps only here
+    ds = synthetic_dataset(npix=(12, 12), binsz=0.05, background_rate=0.5, name="cli",
+                           energy_edges=edges, energy_true_edges=edges)
+    ds.psf = ds.edisp = None
+    spatial = PointSpatialModel(lon_0=0.0, lat_0=0.0, frame="galactic")
+    for par in spatial.parameters:
+        par.frozen = True
+    models = Models([SkyModel(spatial, PowerLawSpectralModel(amplitude=2e-12), name="src"),
+                     FoVBackgroundModel("cli")])
+    ds.models = models
+    ds.fake(random_seed=0)
+    ds.write(tmp_path / "cli.fits")
+    models.parameter("index").value = 2.5
+    models.write(tmp_path / "models.yaml")
+    out = tmp_path / "out"
+    argv = [str(tmp_path / "cli.fits"), str(tmp_path / "models.yaml"), "--output", str(out),
+            "--name", "cli", "--minos", "src.index"]
+    assert main(["fit", *argv]) == 0
+    text = capsys.readouterr().out
+    assert "FitResult" in text and "src.index" in text and "MINOS src.index" in text
+    best = Models.read(out / "models_best-fit.yaml")
+    assert best.parameter("index").value != 2.5 and best.parameter("index").error > 0
+    lines = (out / "models_covariance.csv").read_text().splitlines()
+    assert lines[0] == "name,src.index,src.amplitude,cli-bkg.norm"
+    cov = np.array([[float(v) for v in line.split(",")[1:]] for line in lines[1:]])
+    assert np.sqrt(cov[0, 0]) == pytest.approx(best.parameter("index").error)
+    assert main(["fit", *argv]) == 2  # refuses to overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["fit", *argv, "--overwrite"]) == 0
+    # a dataset name that does not match the background model is an error, not a silent fit
+    assert main(["fit", str(tmp_path / "cli.fits"), str(tmp_path / "models.yaml"),
+                 "--output", str(tmp_path / "other"), "--name", "wrong"]) == 2
+    assert "none of which is fitted" in capsys.readouterr().err
