@@ -244,7 +244,8 @@ def _core_cutout(geom, lon0, lat0, frame, cut, spline, pixel):
     k = int(np.clip(np.ceil(CORE_SAMPLES * pixel / max(spline.core_radius, 1e-6)), 1, 16))
     if k <= cut.k:
         return None
-    core = make_cutout(geom, lon0, lat0, frame, CORE_RADII * spline.core_radius, k)
+    core = make_cutout(geom, lon0, lat0, frame, CORE_RADII * spline.core_radius, k,
+                       within=cut.slices)
     if core is None:
         return None
     sy = slice(core.slices[0].start - cut.slices[0].start,

@@ -40,13 +40,21 @@ class Cutout:
 
 
 def make_cutout(geom: WcsGeom, lon: float, lat: float, frame: str, radius: float,
-                k: int = 1, full: bool = False) -> Cutout | None:
-    """The cutout of ``geom`` within ``radius`` deg of (lon, lat), or None if outside."""
+                k: int = 1, full: bool = False, within=None) -> Cutout | None:
+    """The cutout of ``geom`` within ``radius`` deg of (lon, lat), or None if outside.
+
+    ``full``: the whole map; ``within``: (y, x) slices the cutout is clipped to.
+    """
     if full:
         slices = (slice(0, geom.npix[1]), slice(0, geom.npix[0]))
     else:
         slices = geom.cutout_slices(lon, lat, frame, radius)
         if slices is None:
+            return None
+    if within is not None:
+        slices = tuple(slice(max(a.start, b.start), min(a.stop, b.stop))
+                       for a, b in zip(slices, within, strict=True))
+        if any(sl.stop <= sl.start for sl in slices):
             return None
     sub = geom.cutout(slices)
     lon_s, lat_s = sub.get_coord(frame=frame, oversample=k)
