@@ -167,3 +167,20 @@ def test_point_source_without_psf_anywhere(position):
     np.testing.assert_allclose(like.npred()[0], npred, rtol=1e-10, atol=1e-12)
     # all the flux lands on the map: counts = sum over bins of flux x exposure
     assert np.isfinite(npred).all() and npred.sum() > 0
+
+
+def test_joint_priors_enter_the_map_statistic():
+    """Models.priors (e.g. a multivariate Gaussian) add -2 w ln p, as Models.prior_stat."""
+    from skyfit.models.priors import MultivariateGaussianPrior
+
+    ds = _dataset()
+    models = _models()
+    for par in models.parameters:
+        par.frozen = par.name not in ("index", "norm")
+    models.priors.append(MultivariateGaussianPrior(
+        ["pt.index", "synthetic-bkg.norm"], [2.2, 1.0], [[0.04, 0.001], [0.001, 0.01]]))
+    ds.models = models
+    with_prior = Likelihood([ds], models).value()
+    without = Likelihood([ds], models, priors=False).value()
+    assert with_prior - without == pytest.approx(models.prior_stat(), rel=1e-10)
+    assert models.prior_stat() != 0  # -2 ln p of a narrow density may be negative

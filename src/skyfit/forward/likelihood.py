@@ -28,7 +28,8 @@ class Likelihood:
         The models; parameter objects are shared, so frozen flags and values are read
         from them at construction (the structure), and free values are passed as ``theta``.
     priors : bool
-        Add ``-2 * weight * ln prior`` of parameters that have a prior (MAP).
+        Add ``-2 * weight * ln prior`` of the free parameters' priors and of the joint
+        priors in ``models.priors`` that involve a free parameter (MAP).
     mode : str
         PyTensor compilation mode (default: ``$SKYFIT_PYTENSOR_MODE`` or ``"CVM"``, the C
         backend: fastest to run on CPU; ``"FAST_COMPILE"`` compiles in a fraction of the
@@ -85,6 +86,11 @@ class Likelihood:
             for par in self.free:
                 if par.prior is not None:
                     total = total + par.prior.stat(value_of(par))
+            for prior in getattr(models, "priors", []):  # joint priors over several
+                pars = [models.parameter(name) for name in prior.names]
+                if any(id(p) in index for p in pars):
+                    total = total + prior.stat(pt.stack([pt.as_tensor_variable(
+                        value_of(p), dtype="float64") for p in pars]))
         self.total = total
         self.mode = mode or os.environ.get("SKYFIT_PYTENSOR_MODE", "CVM")
         self._fns = {}
