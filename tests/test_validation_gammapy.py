@@ -79,7 +79,14 @@ def test_gc_npred_per_energy(gc):
 
 
 def test_gc_stat_close_to_gammapy(gc):
-    """Difference dominated by point-source placement (+9.1 by brute force, see notes)."""
+    """Within 2 of Gammapy once its point-source placement is replaced by the brute force.
+
+    Gammapy's bilinear point placement accounts for +9.1 (``stat_with_bruteforce_points``
+    is Gammapy's statistic with its points replaced by the brute-force ones); the rest
+    (~1.4) is the disks, which skyfit samples finer at their sharp edges (k >= 4 per
+    pixel side; Gammapy: 1-2): the statistic converges to within 0.15 of skyfit's value
+    as the sampling goes to 8x8 (see validation/GAMMAPY_NOTES.md).
+    """
     bf = json.loads((REF / "bruteforce_crab.json").read_text())["gc_point_sources"]
     stat = gc.stat_sum()
-    assert abs(stat - bf["stat_with_bruteforce_points"]) < 5.0
+    assert abs(stat - bf["stat_with_bruteforce_points"]) < 2.0

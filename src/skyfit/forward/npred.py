@@ -266,11 +266,11 @@ def _oversampling(spatial, spline, pixel: float) -> int:
         # CORE_RADII 68 % radii, the profile changes on the scale of the radius itself
         core = spline.core_radius
         return int(np.clip(np.ceil(3 * pixel / (CORE_RADII * max(core, 1e-6))), 1, 8))
-    size = _eval_radius(spatial)
-    if size <= 0:
-        return 1
-    k = int(np.clip(np.ceil(5 * pixel / size), 1, 8))
-    return k
+    scale = getattr(spatial, "sampling_scale", None)  # sharp-edged shapes (disk, shell)
+    if scale is None:
+        size = _eval_radius(spatial)  # smooth shapes: a fifth of their radius
+        scale = size / 5.0 if size > 0 else np.inf
+    return int(np.clip(np.ceil(pixel / max(scale, 1e-9)), 1, 8))
 
 
 def _psf_spline(psf, position, axis, geom):

@@ -97,6 +97,16 @@ class DiskSpatialModel(SpatialModel):
         """:math:`1.1\\, r_0 (1 + w)` (deg), as Gammapy."""
         return 1.1 * self._deg("r_0") * (1.0 + self.parameters["edge_width"].value)
 
+    @property
+    def sampling_scale(self) -> float:
+        """Sub-pixel size (deg) that resolves the edge: ``max(w r_0, r_0 / 40)``.
+
+        Sampling a sharp edge at pixel centres errs by a fraction of a pixel's area along
+        the whole rim (3.4 in Cash on the Fermi-LAT Galactic-centre disks at 0.05 deg).
+        """
+        r_0 = self._deg("r_0")
+        return max(self.parameters["edge_width"].value * r_0, r_0 / 40.0)
+
     @staticmethod
     def evaluate(lon, lat, lon_0, lat_0, r_0, e, phi, edge_width):
         """Surface brightness (sr-1); angles in deg. Formula in the class docstring."""

@@ -78,6 +78,13 @@ class ShellSpatialModel(SpatialModel):
         """Outer radius ``radius + width`` (deg), as Gammapy."""
         return self._deg("radius") + self._deg("width")
 
+    @property
+    def sampling_scale(self) -> float:
+        """Sub-pixel size (deg) that resolves the shell's sharp rims: a quarter of its width
+        (at most ``radius / 40``)."""
+        width, radius = self._deg("width"), self._deg("radius")
+        return max(min(width / 4.0, radius / 40.0), 1e-6)
+
     @staticmethod
     def evaluate(lon, lat, lon_0, lat_0, radius, width):
         """Surface brightness (sr-1); angles in deg. Formula in the class docstring."""
