@@ -25,6 +25,11 @@ def _demo(args) -> int:
     from .models.spatial import GaussianSpatialModel, PointSpatialModel
     from .models.spectral import PowerLawSpectralModel
 
+    plot_files = _demo_plot_files(args.plots)
+    existing = [str(f) for f in plot_files.values() if f.exists()]
+    if existing:
+        print(f"skyfit demo: refusing to overwrite {existing}", file=sys.stderr)
+        return 2
     print("skyfit demo: synthetic instrument, a point and an extended source over background")
     ds = synthetic_dataset(npix=(args.npix, args.npix), binsz=0.04, name="demo")
     truth = Models([
@@ -71,7 +76,46 @@ def _demo(args) -> int:
           f"-{interval['errn']:.3f} (truth {true_values['point.index']}), "
           f"{interval['message']}, {interval['nfev']} evaluations, "
           f"{time.perf_counter() - t0:.2f} s")
+    if plot_files:
+        _demo_plots(fit, result, interval, plot_files, "point.index")
     return 0 if result.success and interval["success"] else 1
+
+
+def _demo_plot_files(folder: str | None) -> dict[str, Path]:
+    if folder is None:
+        return {}
+    names = ("residual_maps", "spectrum", "profile_point-index")
+    return {name: Path(folder) / f"demo_{name}.png" for name in names}
+
+
+def _demo_plots(fit, result, interval: dict, files: dict[str, Path], parameter: str) -> None:
+    """Residual maps, spectra with their 1-sigma band, MINOS profile of ``parameter``."""
+    import matplotlib.pyplot as plt
+
+    from .models import SkyModel
+    from .plot import plot_profile, plot_residual_maps, plot_spectrum
+
+    ds = fit.datasets[0]
+    next(iter(files.values())).parent.mkdir(parents=True, exist_ok=True)
+    fig, _ = plot_residual_maps(ds, energy_bands=3)
+    figures = {"residual_maps": fig}
+    edges = ds.counts.geom.axis("energy").edges_in("TeV")
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for component in fit.models:
+        if isinstance(component, SkyModel):
+            plot_spectrum(component, result.covariance_result, (edges[0], edges[-1]), ax=ax)
+    figures["spectrum"] = fig
+    t0 = time.perf_counter()
+    profile = fit.minos_profile(parameter, bounds=2.5, nvalues=11)
+    par = fit.models.parameter(parameter)
+    fig, _ = plot_profile(profile, interval, value=par.value, best_stat=result.total_stat,
+                          parameter=parameter)
+    figures["profile_point-index"] = fig
+    for key, fig in figures.items():
+        fig.savefig(files[key], dpi=100, bbox_inches="tight")
+        plt.close(fig)
+    print(f"\n  plots ({time.perf_counter() - t0:.1f} s for the profile): "
+          + ", ".join(str(f) for f in files.values()))
 
 
 def _load_datasets(path: Path, name: str | None):
@@ -177,9 +221,13 @@ def main(argv: list[str] | None = None) -> int:
                           "instrument (a point and an extended source over background), fit "
                           "it with MapFit, print errors and a MINOS interval, and compare "
                           "with the injected truth.",
-                          epilog="examples:\n  skyfit demo\n  skyfit demo --seed 3 --npix 40")
+                          epilog="examples:\n  skyfit demo\n  skyfit demo --seed 3 --npix 40\n"
+                          "  skyfit demo --plots demo-plots")
     demo.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     demo.add_argument("--npix", type=int, default=60, help="pixels per side (default 60)")
+    demo.add_argument("--plots", metavar="DIR", help="also write PNG plots to DIR: residual "
+                      "maps, spectra with 1-sigma bands, MINOS profile of point.index "
+                      "(existing files are not overwritten)")
     demo.set_defaults(func=_demo)
     info = sub.add_parser("info", help="describe dataset FITS or model YAML files",
                           formatter_class=raw,
