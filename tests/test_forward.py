@@ -184,3 +184,22 @@ def test_joint_priors_enter_the_map_statistic():
     without = Likelihood([ds], models, priors=False).value()
     assert with_prior - without == pytest.approx(models.prior_stat(), rel=1e-10)
     assert models.prior_stat() != 0  # -2 ln p of a narrow density may be negative
+
+
+@pytest.mark.parametrize("shape", [(20, 17, 9, 9), (15, 16, 8, 7), (5, 6, 13, 13),
+                                   (30, 7, 4, 10), (1, 1, 3, 3)])
+def test_graph_convolution_matches_scipy(shape):
+    """The PyTensor FFT convolution (minimal padding) equals scipy's 'same' convolution."""
+    import pytensor
+    import pytensor.tensor as pt
+    from scipy.signal import convolve as direct
+
+    from skyfit.forward.response import convolve
+
+    ny, nx, ky, kx = shape
+    rng = np.random.default_rng(sum(shape))
+    x, k = rng.random((2, ny, nx)), rng.random((2, ky, kx))
+    xs = pt.tensor3("x")
+    got = pytensor.function([xs], convolve(xs, k, (ny, nx)), mode="FAST_COMPILE")(x)
+    expected = np.stack([direct(x[i], k[i], mode="same", method="direct") for i in range(2)])
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * expected.max())

@@ -113,7 +113,10 @@ def convolve(x, kernel, shape=None):
     ny, nx = shape
     from scipy.fft import next_fast_len
 
-    fy, fx = next_fast_len(ny + ky - 1, real=True), next_fast_len(nx + kx - 1, real=True)
+    # circular convolution: wrap-around may only land on the part of the full linear
+    # convolution that 'same' discards, i.e. its first (k-1)//2 rows and columns
+    fy = next_fast_len(ny + ky - 1 - (ky - 1) // 2, real=True)
+    fx = next_fast_len(nx + kx - 1 - (kx - 1) // 2, real=True)
     spec = np.fft.rfftn(kernel, s=(fy, fx), axes=(-2, -1))
     k_re, k_im = spec.real, spec.imag
     padded = pt.zeros((n_e, fy, fx))
