@@ -175,6 +175,9 @@ class _SourcePlan:
         if hasattr(self.spatial, "evaluate_at"):  # templates: fixed maps, maybe per energy
             energy = self.pred.t_axis.center_in("TeV")
             return self.spatial.evaluate_at(self.cut.lon, self.cut.lat, energy)
+        if hasattr(self.spatial, "smoothed"):  # sharp edges: resolve them on the sub-pixels
+            pixel = float(self.pred.geom.pixel_scales.min())
+            pars = self.spatial.smoothed(pars, 3.0 * pixel / self.cut.k)
         return self.spatial.evaluate(self.cut.lon, self.cut.lat, **pars)
 
     def npred(self, value_of):
