@@ -74,10 +74,10 @@ class Likelihood:
             mu = pt.as_tensor_variable(npred).ravel()
             if mask is not None:
                 mu = mu[np.flatnonzero(mask)]
-            # negative predicted counts (e.g. an unbounded negative amplitude) make the
-            # statistic NaN instead of being silently floored: fits report it
-            stat = cash(counts, mu).sum()
-            terms.append(pt.switch(pt.lt(pt.min(mu), 0.0), np.nan, stat))
+            # npred is floored at 1e-25 inside cash, as Gammapy does: optimisers may cross
+            # negative predictions (e.g. an unbounded amplitude) on their way; a result
+            # there is caught by min_npred() (MapFit reports it as a failed fit)
+            terms.append(cash(counts, mu).sum())
         if self.datasets and sum(c.get_value().size for c in self._counts) == 0:
             raise ValueError("no bins to fit: every dataset is fully masked (check "
                              "mask_safe and mask_fit)")
@@ -169,6 +169,15 @@ class Likelihood:
         for ds, mask, counts in zip(self.datasets, self._masks, self._counts, strict=True):
             counts.set_value(_fit_counts(ds, mask))
         self._fns.pop("hessian", None)
+
+    def min_npred(self, theta=None) -> float:
+        """Smallest predicted counts over the fitted bins of all datasets."""
+        out = np.inf
+        for mu, mask in zip(self.npred(theta), self._masks, strict=True):
+            mu = mu if mask is None else mu[mask]
+            if mu.size:
+                out = min(out, float(mu.min()))
+        return out
 
     def npred(self, theta=None) -> list[np.ndarray]:
         return [np.asarray(x) for x in self._fn("npred")(self._theta(theta))]
