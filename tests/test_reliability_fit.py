@@ -79,9 +79,11 @@ def test_fit_ending_at_negative_counts_is_reported_as_failed():
             models.parameter(name).min = 0.0
             models.parameter(name).value = start
         models.parameter("index").value = 2.3
-        bounded = MapFit.from_datasets([ds], models).optimize(backend=backend)
+        bounded_fit = MapFit.from_datasets([ds], models)
+        bounded = bounded_fit.optimize(backend=backend)
         assert bounded.success, bounded.message
-        assert models.parameter("amplitude").value >= 0
+        assert models.parameter("amplitude").value < 1e-20  # the data want less: at the bound
+        assert "at a bound: src.amplitude" in bounded_fit.covariance().message
         for name in ("amplitude", "norm"):
             models.parameter(name).min = np.nan
 

@@ -395,6 +395,15 @@ class MapFit(ProfileMethods):
             result = CovarianceResult(ok, "HESSE succeeded" if ok else "HESSE failed: "
                                       "covariance not positive definite", backend, "hesse",
                                       names, matrix, backend_result=m)
+        # a bound within half a (conditional) sigma cuts the Gaussian (Laplace) picture
+        with np.errstate(all="ignore"):
+            sigma = (np.sqrt(2.0 / np.diag(result.hessian)) if result.hessian is not None
+                     else np.sqrt(np.diag(result.matrix)))
+        at_bound = [n for n, p, s in zip(names, like.free, sigma, strict=True)
+                    if min(abs(p.value - p.min), abs(p.max - p.value)) < 0.5 * s]
+        if at_bound:
+            result.message += (f"; at a bound: {', '.join(at_bound)} (their errors are not "
+                               "meaningful there: use confidence() or a profile)")
         if result.success:
             for par, err in zip(like.free, np.sqrt(np.diag(result.matrix)), strict=True):
                 par.error = float(err)
