@@ -362,3 +362,17 @@ def test_fit_path_imports_no_sampler_or_plotting():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_progress_bars_on_request_and_silent_otherwise(fitted, capsys):
+    """Long loops (re-optimised profiles, contour grids) show a bar only when asked (or on
+    a terminal); the results do not depend on it."""
+    fit = fitted[0]
+    quiet = fit.minos_profile("index", nvalues=5)
+    assert capsys.readouterr().err == ""
+    shown = fit.minos_profile("index", nvalues=5, progress=True)
+    err = capsys.readouterr().err
+    assert "profile" in err and "5/5" in err
+    np.testing.assert_allclose(shown["likelihood"], quiet["likelihood"], rtol=1e-9)
+    fit.likelihood_contour("index", "amplitude", nvalues=3, progress=True)
+    assert "contour index-amplitude" in capsys.readouterr().err

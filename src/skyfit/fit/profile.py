@@ -12,6 +12,7 @@ import numpy as np
 
 from . import minuit as minuit_backend
 from . import scipy as scipy_backend
+from .progress import progress_bar
 
 __all__ = ["ProfileMethods", "walk_profile"]
 
@@ -145,12 +146,14 @@ class ProfileMethods:
         return {"values": grid, "likelihood": stat}
 
     def minos_profile(self, parameter, values=None, bounds=2, nvalues: int = 11,
-                      backend: str = "minuit", **kwargs) -> dict:
+                      backend: str = "minuit", progress: bool | None = None,
+                      **kwargs) -> dict:
         """Statistic along one parameter, all other free parameters re-optimised.
 
         Arguments as :meth:`likelihood_profile`; ``backend`` ``"minuit"`` (MIGRAD,
         ``ncall``, ``strategy``) or ``"scipy"`` (``method``, ``options``) for the
-        re-optimisation at each point.
+        re-optimisation at each point; ``progress``: a progress bar (default: only on a
+        terminal).
 
         Returns
         -------
@@ -174,16 +177,23 @@ class ProfileMethods:
         if problem.n == 1:
             stat = np.array([like.value(problem.to_theta([x])) for x in x_grid])
             return {"values": grid, "likelihood": stat, "success": np.ones(grid.size, bool)}
-        stat, ok = walk_profile(x_grid, np.zeros(problem.n), i, minimize_fixed)
+        with progress_bar(grid.size, f"profile {names[i]}", progress) as update:
+            def counted(x, fixed):
+                out = minimize_fixed(x, fixed)
+                update()
+                return out
+
+            stat, ok = walk_profile(x_grid, np.zeros(problem.n), i, counted)
         return {"values": grid, "likelihood": stat, "success": ok}
 
     # -- contours ------------------------------------------------------------------------
     def likelihood_contour(self, x, y, x_values=None, y_values=None, bounds=2,
-                           nvalues: int = 11) -> dict:
+                           nvalues: int = 11, progress: bool | None = None) -> dict:
         """Statistic on a 2-D grid of two parameters, all others held fixed (a slice).
 
         ``x_values`` / ``y_values``, ``bounds`` and ``nvalues`` as in
-        :meth:`likelihood_profile` (per parameter).
+        :meth:`likelihood_profile` (per parameter); ``progress``: a progress bar (default:
+        only on a terminal).
 
         Returns
         -------
@@ -198,11 +208,13 @@ class ProfileMethods:
         like = self.likelihood
         theta = like.current_theta()
         stat = np.empty((gx.size, gy.size))
-        for a, vx in enumerate(gx):
-            for b, vy in enumerate(gy):
-                theta_ab = theta.copy()
-                theta_ab[ix], theta_ab[iy] = vx, vy
-                stat[a, b] = like.value(theta_ab)
+        with progress_bar(gx.size, f"contour {px.name}-{py.name}", progress) as update:
+            for a, vx in enumerate(gx):
+                for b, vy in enumerate(gy):
+                    theta_ab = theta.copy()
+                    theta_ab[ix], theta_ab[iy] = vx, vy
+                    stat[a, b] = like.value(theta_ab)
+                update()
         return {"x": gx, "y": gy, "likelihood": stat}
 
     def minos_contour(self, x, y, numpoints: int = 10, sigma: float = 1.0, **kwargs) -> dict:
