@@ -372,7 +372,7 @@ def test_progress_bars_on_request_and_silent_otherwise(fitted, capsys):
     assert capsys.readouterr().err == ""
     shown = fit.minos_profile("index", nvalues=5, progress=True)
     err = capsys.readouterr().err
-    assert "profile" in err and "5/5" in err
+    assert "profile src.index" in err and "/5 " in err  # total shown (refresh is timed)
     np.testing.assert_allclose(shown["likelihood"], quiet["likelihood"], rtol=1e-9)
     fit.likelihood_contour("index", "amplitude", nvalues=3, progress=True)
     assert "contour index-amplitude" in capsys.readouterr().err
