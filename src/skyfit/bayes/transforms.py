@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from pymc.logprob.transforms import Transform
 
+from .._math import xp
 from ..models.priors import (
     GaussianPrior,
     GeneralizedGaussianPrior,
@@ -157,19 +158,19 @@ class SupportTransform(Transform):
         self.support = support
 
     def forward(self, value, *inputs):
-        import pytensor.tensor as pt
-
+        """``y(x)``; works on PyTensor variables and plain floats alike."""
+        log = xp(value).log
         s = self.support
         kind = s.kind
         if kind == "interval":
-            return pt.log(value - s.lo) - pt.log(s.hi - value)
+            return log(value - s.lo) - log(s.hi - value)
         if kind == "log-interval":
-            lv = pt.log(value)
-            return pt.log(lv - math.log(s.lo)) - pt.log(math.log(s.hi) - lv)
+            lv = log(value)
+            return log(lv - math.log(s.lo)) - log(math.log(s.hi) - lv)
         if kind == "lower":
-            return pt.log(value - s.lo)
+            return log(value - s.lo)
         if kind == "upper":
-            return pt.log(s.hi - value)
+            return log(s.hi - value)
         return (value - s.loc) / s.scale
 
     def backward(self, value, *inputs):
@@ -210,16 +211,5 @@ def to_unconstrained(support: Support, x: float) -> float:
     >>> round(to_unconstrained(Support(1.0, 4.0), 2.5), 12)
     0.0
     """
-    x = support.inside(float(x))
-    kind = support.kind
-    if kind == "interval":
-        return math.log(x - support.lo) - math.log(support.hi - x)
-    if kind == "log-interval":
-        lx = math.log(x)
-        return math.log(lx - math.log(support.lo)) - math.log(math.log(support.hi) - lx)
-    if kind == "lower":
-        return math.log(x - support.lo)
-    if kind == "upper":
-        return math.log(support.hi - x)
-    return (x - support.loc) / support.scale
+    return float(SupportTransform(support).forward(support.inside(float(x))))
 
