@@ -20,7 +20,7 @@ import numpy as np
 
 from .._math import xp
 from ..models.sky import FoVBackgroundModel
-from .batch import FixedSources
+from .batch import FixedSources, spectral_fluxes
 from .radial import RadialSpline
 from .response import bilinear, extended_true, make_cutout, point_true, psf_kernel
 
@@ -78,18 +78,8 @@ class DatasetPredictor:
             edges = self.t_axis.edges_in("TeV")
             flat = self.fixed.add_to(total.ravel(), edges, value_of)
             total = flat.reshape(self.geom.data_shape)
-        parts = [(s.cut.slices, s.npred(value_of)) for s in self.sources]
-        m = xp(total, *[p for _, p in parts])
-        if m.symbolic:
-            import pytensor.tensor as pt
-
-            total = pt.as_tensor_variable(total)
-            for (sy, sx), part in parts:
-                total = pt.inc_subtensor(total[:, sy, sx], part)
-            return total
-        total = np.array(total, dtype=float, copy=True)
-        for (sy, sx), part in parts:
-            total[:, sy, sx] += part
+        for source in self.sources:
+            total = _add_box(total, source.npred(value_of), *source.cut.slices)
         return total
 
     def background(self, value_of):
@@ -181,10 +171,8 @@ class _SourcePlan:
         return self.spatial.evaluate(self.cut.lon, self.cut.lat, **pars)
 
     def npred(self, value_of):
-        spec = self.spectral.canonical_values({p.name: value_of(p) for p in
-                                               self.spectral.parameters})
         edges = self.pred.t_axis.edges_in("TeV")
-        flux = self.spectral.integral(edges[:-1], edges[1:], **spec)  # (T,) cm-2 s-1
+        flux = spectral_fluxes([self.spectral], edges, value_of)[0]  # (T,) cm-2 s-1
         if self.fixed is not None:
             resp = self.fixed
         else:
