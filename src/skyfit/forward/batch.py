@@ -112,10 +112,9 @@ class FixedSources:
         """``flat`` (E*ny*nx,) plus the counts of all these sources (numpy or PyTensor)."""
         flux = spectral_fluxes(self.spectral, edges, value_of)  # (S, T)
         if xp(flat, flux).symbolic:
-            import pytensor.sparse as ps
             import pytensor.tensor as pt
 
-            column = pt.as_tensor_variable(flux).flatten()[:, None]
-            return flat + ps.structured_dot(ps.as_sparse_variable(self.matrix),
-                                            column).flatten()
+            from .csr import csr_matvec
+
+            return flat + csr_matvec(self.matrix, pt.as_tensor_variable(flux).flatten())
         return flat + self.matrix @ np.asarray(flux).ravel()

@@ -33,7 +33,10 @@ class Likelihood:
     mode : str
         PyTensor compilation mode (default: ``$SKYFIT_PYTENSOR_MODE`` or ``"CVM"``, the C
         backend: fastest to run on CPU; ``"FAST_COMPILE"`` compiles in a fraction of the
-        time and runs ~10-30x slower, good for tests and one-off evaluations).
+        time and runs ~10-30x slower, good for tests and one-off evaluations;
+        ``"JAX"`` compiles the same graph with JAX, on a GPU where JAX sees one, else on
+        the CPU, in float64: see :mod:`skyfit.forward.jax_ops`; ``pip install
+        'skyfit[jax]'``).
 
     Notes
     -----
@@ -119,6 +122,11 @@ class Likelihood:
                 outs = list(self.npred_vars)
             else:  # pragma: no cover
                 raise KeyError(key)
+            _register_backend(self.mode)
+            if "NUMBA" in str(self.mode).upper():
+                from .csr import register_numba
+
+                register_numba()
             self._fns[key] = pytensor.function([self.theta], outs, mode=self.mode,
                                               on_unused_input="ignore")
         return self._fns[key]
@@ -198,6 +206,19 @@ class Likelihood:
             raise ValueError(f"expected {self.n_free} free parameter values, got shape "
                              f"{theta.shape}")
         return theta
+
+
+def _register_backend(mode) -> None:
+    """Register skyfit's JAX translations of its ops when ``mode`` compiles through JAX.
+
+    Imports :mod:`skyfit.forward.jax_ops` (and so JAX) only then: other modes never
+    import JAX.
+    """
+    from pytensor.compile.mode import get_mode
+    from pytensor.link.jax.linker import JAXLinker
+
+    if isinstance(get_mode(mode).linker, JAXLinker):
+        from . import jax_ops  # noqa: F401
 
 
 def _model_parameters(model):

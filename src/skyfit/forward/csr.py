@@ -1,0 +1,157 @@
+"""A constant sparse matrix times a vector, as one PyTensor op with C code.
+
+The precomputed responses of fixed-position sources (:mod:`skyfit.forward.batch`) enter
+the graph as ``A @ f``, with ``A`` constant and only ``f`` depending on the parameters.
+PyTensor's own ``structured_dot`` runs through Python (scipy) on every call, and its
+gradient multiplies by ``A.T`` in CSC form (a scatter); for small problems like the Crab
+those two calls were most of an evaluation. :func:`csr_matvec` instead stores ``A`` and
+``A.T`` both in CSR form, multiplies in a C loop, and its gradient is the same op on the
+transpose.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import DisconnectedType
+from pytensor.graph.basic import Apply
+from pytensor.link.c.op import COp
+
+__all__ = ["CSRMatVec", "csr_matvec", "register_numba"]
+
+
+def csr_matvec(matrix, x):
+    """``matrix @ x`` for a constant scipy sparse ``matrix`` and a PyTensor vector ``x``.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix or array, shape (m, n)
+        Constant; converted to CSR (float64) once, with its transpose.
+    x : TensorVariable, shape (n,)
+
+    Returns
+    -------
+    TensorVariable, shape (m,)
+
+    Examples
+    --------
+    >>> import pytensor
+    >>> from scipy import sparse
+    >>> a = sparse.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]]))
+    >>> x = pt.dvector("x")
+    >>> y = csr_matvec(a, x)
+    >>> f = pytensor.function([x], [y, pytensor.grad(y.sum(), x)], mode="CVM")
+    >>> [v.tolist() for v in f(np.array([1.0, 1.0, 1.0]))]
+    [[3.0, 3.0], [1.0, 3.0, 2.0]]
+    """
+    from scipy import sparse
+
+    a = sparse.csr_matrix(matrix, dtype=np.float64)
+    a_t = sparse.csr_matrix(a.T)
+    parts = [pt.constant(arr) for m in (a, a_t)
+             for arr in (m.data, m.indices.astype(np.int64), m.indptr.astype(np.int64))]
+    return CSRMatVec()(*parts, pt.as_tensor_variable(x, dtype="float64"))
+
+
+class CSRMatVec(COp):
+    """``y = A @ x`` with ``A`` given as CSR ``(data, indices, indptr)`` of shape
+    ``(len(indptr) - 1, len(x))``; the next three inputs are ``A.T`` in CSR, used by the
+    gradient (so both products run as row-wise C loops).
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> isinstance(csr_matvec(np.eye(2), pt.dvector()).owner.op, CSRMatVec)
+    True
+    """
+
+    __props__ = ()
+
+    def make_node(self, *inputs):
+        inputs = [pt.as_tensor_variable(v) for v in inputs]
+        return Apply(self, inputs, [pt.tensor(dtype="float64", shape=(None,))])
+
+    def perform(self, node, inputs, outputs):
+        data, indices, indptr, *_, x = inputs
+        rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+        outputs[0][0] = np.bincount(rows, weights=data * x[indices], minlength=indptr.size - 1)
+
+    def pullback(self, inputs, outputs, cotangents):
+        data, indices, indptr, data_t, indices_t, indptr_t, _ = inputs
+        (g,) = cotangents
+        back = self(data_t, indices_t, indptr_t, data, indices, indptr, g)
+        return [DisconnectedType()() for _ in range(6)] + [back]
+
+    def connection_pattern(self, node):
+        return [[False]] * 6 + [[True]]
+
+    def infer_shape(self, node, shapes):
+        return [(shapes[2][0] - 1,)]
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        data, indices, indptr, *_, x = inputs
+        (y,) = outputs
+        fail = sub["fail"]
+        return f"""
+        npy_intp n_rows = PyArray_DIMS({indptr})[0] - 1;
+        if ({y} == NULL || PyArray_DIMS({y})[0] != n_rows) {{
+            Py_XDECREF({y});
+            {y} = (PyArrayObject*)PyArray_EMPTY(1, &n_rows, NPY_FLOAT64, 0);
+            if ({y} == NULL) {{ {fail} }}
+        }}
+        {{
+            const double* d = (const double*)PyArray_DATA({data});
+            const npy_int64* ix = (const npy_int64*)PyArray_DATA({indices});
+            const npy_int64* ip = (const npy_int64*)PyArray_DATA({indptr});
+            const char* xb = (const char*)PyArray_DATA({x});
+            npy_intp xs = PyArray_STRIDES({x})[0];
+            double* out = (double*)PyArray_DATA({y});
+            for (npy_intp r = 0; r < n_rows; ++r) {{
+                double acc = 0.0;
+                for (npy_int64 k = ip[r]; k < ip[r + 1]; ++k)
+                    acc += d[k] * *(const double*)(xb + ix[k] * xs);
+                out[r] = acc;
+            }}
+        }}
+        """
+
+    def c_code_cache_version(self):
+        return (1,)
+
+
+_NUMBA_REGISTERED = False
+
+
+def register_numba() -> None:
+    """Give :class:`CSRMatVec` a Numba implementation (PyTensor's ``NUMBA`` mode, used by
+    PyMC and nutpie).
+
+    Called by the code paths that compile with Numba; not at import, because importing
+    PyTensor's Numba dispatch takes about a second.
+
+    Examples
+    --------
+    >>> register_numba()
+    >>> register_numba()  # idempotent
+    """
+    global _NUMBA_REGISTERED
+    if _NUMBA_REGISTERED:
+        return
+    from pytensor.link.numba.dispatch import basic as numba_basic
+
+    @numba_basic.register_funcify_default_op_cache_key(CSRMatVec)
+    def _numba_csr_matvec(op, node, **kwargs):
+        @numba_basic.numba_njit
+        def csr_matvec_numba(data, indices, indptr, data_t, indices_t, indptr_t, x):
+            n_rows = indptr.size - 1
+            out = np.empty(n_rows)
+            for r in range(n_rows):
+                acc = 0.0
+                for k in range(indptr[r], indptr[r + 1]):
+                    acc += data[k] * x[indices[k]]
+                out[r] = acc
+            return out
+
+        return csr_matvec_numba, 1
+
+    _NUMBA_REGISTERED = True
