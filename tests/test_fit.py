@@ -259,9 +259,13 @@ def test_degenerate_hessian_is_reported():
 
 def test_nan_statistic_is_guarded():
     class CashLike:  # stat = t - 2 ln t: minimum at 2, NaN for t < 0 where Newton overshoots
+        def value(self, theta):
+            with np.errstate(invalid="ignore"):
+                return float((theta - 2 * np.log(theta)).sum())
+
         def value_and_grad(self, theta):
             with np.errstate(invalid="ignore"):
-                return float((theta - 2 * np.log(theta)).sum()), 1 - 2 / theta
+                return self.value(theta), 1 - 2 / theta
 
         def hessian(self, theta):
             return np.diag(2 / theta**2)

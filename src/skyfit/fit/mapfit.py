@@ -144,6 +144,7 @@ class MapFit(ProfileMethods):
         self._priors = priors
         self._cache: OrderedDict = OrderedDict()
         self._covariance: tuple[np.ndarray, CovarianceResult] | None = None
+        self._hessian: tuple | None = None  # (likelihood, counts version, theta, H)
 
     # -- structure and compiled likelihood ----------------------------------------------
     @property
@@ -268,6 +269,15 @@ class MapFit(ProfileMethods):
                 scale, _ = auto_scale(like, theta)
         return FitProblem(like, theta, scale)
 
+    def _hessian_at(self, like, theta) -> np.ndarray | None:
+        """The Hessian the last optimisation computed at ``theta``, if still valid."""
+        if self._hessian is None:
+            return None
+        cached_like, version, key, hess = self._hessian
+        if cached_like is like and version == like.counts_version and key == theta.tobytes():
+            return hess.copy()
+        return None
+
     def _scale_at(self, theta):
         """1-sigma errors of the last covariance if it was made at ``theta``."""
         if self._covariance is None:
@@ -330,6 +340,10 @@ class MapFit(ProfileMethods):
             x, steps = newton_polish(problem, x)
             if steps:
                 message += f" Polished by {steps} Newton step{'s' * (steps > 1)}."
+            hess = problem.cached_hessian(x)
+            if hess is not None:  # the polish's last Hessian, for covariance() there
+                self._hessian = (like, like.counts_version,
+                                 problem.to_theta(x).tobytes(), hess)
         wall = time.perf_counter() - t0
         theta = np.clip(problem.to_theta(x), *_bounds(like))
         final = like.value(theta)
@@ -381,7 +395,9 @@ class MapFit(ProfileMethods):
         names = self._free_names(like)
         theta = like.current_theta()
         if method == "laplace":
-            hess = like.hessian(theta, exact=exact)
+            hess = self._hessian_at(like, theta) if not exact else None
+            if hess is None:
+                hess = like.hessian(theta, exact=exact)
             lap = laplace_covariance(hess, names)
             result = CovarianceResult(lap.success, lap.message, backend, "laplace", names,
                                       lap.matrix, hess, lap.eigenvalues, lap.degenerate)

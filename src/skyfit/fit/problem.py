@@ -57,7 +57,8 @@ class FitProblem:
     Parameters
     ----------
     likelihood : Likelihood
-        The compiled statistic of the free parameter vector ``theta``.
+        The compiled statistic of the free parameter vector ``theta``: ``value``,
+        ``value_and_grad`` and ``hessian`` are used.
     start : ndarray
         ``theta`` at which ``x = 0``.
     scale : ndarray
@@ -75,9 +76,11 @@ class FitProblem:
 
     Examples
     --------
-    >>> class Quadratic:  # a stand-in for Likelihood
+    >>> class Quadratic:  # a stand-in for Likelihood: value, value_and_grad (and hessian)
+    ...     def value(self, theta):
+    ...         return float(((theta - 3.0) ** 2).sum())
     ...     def value_and_grad(self, theta):
-    ...         return float(((theta - 3.0) ** 2).sum()), 2 * (theta - 3.0)
+    ...         return self.value(theta), 2 * (theta - 3.0)
     >>> problem = FitProblem(Quadratic(), np.array([1.0]), np.array([2.0]), (-np.inf, np.inf))
     >>> problem.fcn(np.array([1.0])), problem.to_theta(np.array([1.0])).tolist()
     (0.0, [3.0])
@@ -102,6 +105,8 @@ class FitProblem:
         self.nfev = 0
         self.n_nonfinite = 0
         self._cache: tuple[bytes, float, np.ndarray] | None = None
+        self._value_cache: tuple[bytes, float] | None = None
+        self._hessian_cache: tuple[bytes, np.ndarray] | None = None
         self._best: tuple[float, np.ndarray] | None = None
 
     # -- coordinates ---------------------------------------------------------------------
@@ -146,17 +151,44 @@ class FitProblem:
         return best + self.PENALTY * (1.0 + float(away @ away)), 2 * self.PENALTY * away
 
     def fcn(self, x) -> float:
-        return self.value_and_grad(x)[0]
+        """Statistic only (MIGRAD's line searches): the cheaper compiled value function,
+        unless the point is cached."""
+        x = np.asarray(x, float)
+        key = x.tobytes()
+        for cached in (self._cache, self._value_cache):
+            if cached is not None and cached[0] == key:
+                return cached[1]
+        self.nfev += 1
+        value = float(self.likelihood.value(self.to_theta(x)))
+        if not np.isfinite(value):
+            self.n_nonfinite += 1
+            value = self._guard(x)[0]
+        elif self._best is None or value < self._best[0]:
+            self._best = (value, x.copy())
+        self._value_cache = (key, value)
+        return value
 
     def grad(self, x) -> np.ndarray:
         return self.value_and_grad(x)[1]
 
     def hessian(self, x) -> np.ndarray:
-        """Hessian in internal coordinates (central differences of the exact gradient)."""
-        theta = self.to_theta(x)
-        self.nfev += 2 * self.n
-        hess = np.asarray(self.likelihood.hessian(theta), float)
-        return hess * np.outer(self.scale, self.scale)
+        """Hessian in internal coordinates (central differences of the exact gradient);
+        the last one is cached (the Newton polish and the covariance share it)."""
+        x = np.asarray(x, float)
+        key = x.tobytes()
+        if self._hessian_cache is None or self._hessian_cache[0] != key:
+            self.nfev += 2 * self.n
+            hess = np.asarray(self.likelihood.hessian(self.to_theta(x)), float)
+            self._hessian_cache = (key, hess * np.outer(self.scale, self.scale))
+        return self._hessian_cache[1].copy()
+
+    def cached_hessian(self, x) -> np.ndarray | None:
+        """The Hessian at ``x`` in the parameters' own units if it was computed last,
+        else None (nothing is evaluated)."""
+        x = np.asarray(x, float)
+        if self._hessian_cache is None or self._hessian_cache[0] != x.tobytes():
+            return None
+        return self._hessian_cache[1] / np.outer(self.scale, self.scale)
 
     # -- helpers for the backends -------------------------------------------------------
     def reduced(self, fixed: np.ndarray, x_fixed: np.ndarray):
@@ -201,7 +233,9 @@ def newton_polish(problem: FitProblem, x, max_steps: int = 5) -> tuple[np.ndarra
     curved valley (e.g. a log-parabola with its reference energy far from the data) the
     Hessian, hence the covariance, still changes over that distance. Newton converges
     quadratically from there. A step is taken only if the Hessian is positive definite,
-    the step stays within bounds and lowers the statistic. Returns ``(x, steps taken)``.
+    the step stays within bounds and lowers the statistic; it stops before a step below
+    ``1e-7`` (internal units, i.e. sigma), so that the Hessian of the returned point is
+    the one cached in ``problem``. Returns ``(x, steps taken)``.
 
     Examples
     --------
@@ -215,7 +249,7 @@ def newton_polish(problem: FitProblem, x, max_steps: int = 5) -> tuple[np.ndarra
     >>> problem = FitProblem(Banana(), np.zeros(2), np.ones(2), (-np.inf, np.inf))
     >>> x, steps = newton_polish(problem, np.array([1.01, 1.02]))
     >>> np.round(x, 8).tolist(), steps
-    ([1.0, 1.0], 4)
+    ([1.0, 1.0], 3)
     """
     x = np.asarray(x, float).copy()
     lo, hi = problem.bounds()
@@ -227,6 +261,8 @@ def newton_polish(problem: FitProblem, x, max_steps: int = 5) -> tuple[np.ndarra
         except np.linalg.LinAlgError:
             break
         step = np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
+        if float(np.abs(step).max()) < 1e-7:
+            break  # converged: x keeps its (cached) Hessian for the covariance
         new = x - step
         if not np.all((new >= lo) & (new <= hi)):
             break
@@ -235,6 +271,4 @@ def newton_polish(problem: FitProblem, x, max_steps: int = 5) -> tuple[np.ndarra
             break
         x, value, grad = new, new_value, new_grad
         steps += 1
-        if float(np.abs(step).max()) < 1e-7:
-            break
     return x, steps
