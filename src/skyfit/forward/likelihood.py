@@ -97,6 +97,7 @@ class Likelihood:
         self.total = total
         self.mode = mode or os.environ.get("SKYFIT_PYTENSOR_MODE", "CVM")
         self._fns = {}
+        self.counts_version = 0  # incremented by update_counts()
 
     # -- compiled functions (built on first use, then reused) -------------------------
     def _fn(self, key):
@@ -176,6 +177,7 @@ class Likelihood:
         """
         for ds, mask, counts in zip(self.datasets, self._masks, self._counts, strict=True):
             counts.set_value(_fit_counts(ds, mask))
+        self.counts_version += 1
         self._fns.pop("hessian", None)
 
     def min_npred(self, theta=None) -> float:
