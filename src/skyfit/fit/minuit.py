@@ -10,7 +10,6 @@ Hessian is used by the Newton polish and the Laplace covariance instead.)
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import chi2
 
 from .problem import BackendOutput, FitProblem
 
@@ -109,6 +108,8 @@ def _cl(sigma: float, ndof: int) -> float:
     """iminuit's ``cl`` for a rise of the statistic by ``sigma**2`` (classic convention)."""
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
+    from scipy.stats import chi2  # here: scipy.stats takes ~0.5 s to import
+
     cl = float(chi2.cdf(sigma**2, ndof))
     if ndof == 1 and sigma >= 1:
         return float(sigma)  # iminuit reads cl >= 1 as a number of sigma

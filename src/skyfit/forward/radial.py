@@ -8,7 +8,6 @@ sits exactly on a pixel centre.
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 from .._math import xp
 
@@ -42,6 +41,8 @@ class RadialSpline:
         values = np.atleast_2d(np.asarray(values, float))
         grid = np.linspace(0.0, r_max, nodes + 1)
         sampled = np.stack([np.interp(grid, rad, row, right=0.0) for row in values])
+        from scipy.interpolate import CubicSpline
+
         spline = CubicSpline(grid, sampled.T, axis=0,
                              bc_type=((1, np.zeros(len(values))), "natural"))
         c = spline.c  # (4, nodes, N): highest power first

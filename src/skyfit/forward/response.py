@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 from .._math import xp
 from ..maps import WcsGeom
@@ -104,6 +103,8 @@ def convolve(x, kernel, shape=None):
     transform is precomputed) and ``shape`` the ``(ny, nx)`` of ``x``.
     """
     if not xp(x, kernel).symbolic:
+        from scipy.signal import fftconvolve
+
         return fftconvolve(x, kernel, mode="same", axes=(-2, -1))
     import pytensor.tensor as pt
     from pytensor.tensor.fft import irfft, rfft

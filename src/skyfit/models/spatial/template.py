@@ -11,7 +11,6 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
-from scipy.interpolate import RegularGridInterpolator, interp1d
 
 from skyfit.models.parameter import Parameter
 
@@ -176,6 +175,8 @@ class TemplateSpatialModel(SpatialModel):
             edges = self.energy.size == data.shape[0] + 1
             if not edges and self.energy.size != data.shape[0]:
                 raise ValueError(f"{self.energy.size} energies for {data.shape[0]} planes")
+            from scipy.interpolate import interp1d
+
             self._energy_pix = interp1d(
                 np.log(self.energy), np.arange(self.energy.size) - (0.5 if edges else 0.0),
                 fill_value="extrapolate",
@@ -188,6 +189,8 @@ class TemplateSpatialModel(SpatialModel):
                 self.parameters[name].value, self.parameters[name].unit = value, "deg"
         grids = [np.arange(n, dtype=float) for n in data.shape if n > 1]
         log_data = np.log(np.clip(data, _TINY, np.inf)).reshape([n for n in data.shape if n > 1])
+        from scipy.interpolate import RegularGridInterpolator
+
         self._interp = RegularGridInterpolator(grids, log_data, bounds_error=False, fill_value=None)
 
     @classmethod
