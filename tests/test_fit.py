@@ -205,6 +205,25 @@ def test_no_recompilation(fitted, monkeypatch):
         p.value = saved[p.name]
 
 
+def test_covariance_reuses_the_hessian_of_the_fit(fitted, monkeypatch):
+    """run() = optimize + covariance: the covariance takes the Newton polish's last
+    Hessian (same point, same counts) instead of differentiating again; new counts or
+    moved parameters make it compute a fresh one."""
+    fit, _ = fitted
+    like = fit.likelihood
+    fit.optimize()
+    calls = []
+    original = like.hessian
+    monkeypatch.setattr(like, "hessian", lambda *a, **k: calls.append(1) or original(*a, **k))
+    reused = fit.covariance()
+    assert calls == [] and reused.success
+    fresh = original(like.current_theta())
+    np.testing.assert_allclose(reused.hessian, fresh, rtol=1e-12)
+    fit.set_counts(np.asarray(fit.datasets[0].counts.data))  # new counts (even if equal)
+    fit.covariance()
+    assert calls == [1]
+
+
 def test_set_counts_changes_the_statistic_consistently():
     from skyfit.forward import Likelihood
 
@@ -360,9 +379,10 @@ def test_bayes_methods_present():
         assert all(p in signature.parameters for p in params)
 
 
-def test_fit_path_imports_no_sampler_or_plotting():
+def test_fit_path_imports_no_sampler_plotting_or_slow_scipy_modules():
     code = ("import sys, skyfit, skyfit.fit; skyfit.MapFit; "
-            "print(sorted(m for m in ('pymc', 'arviz', 'matplotlib') if m in sys.modules))")
+            "print(sorted(m for m in ('pymc', 'arviz', 'matplotlib', 'jax', 'dask', 'numba', "
+            "'scipy.stats', 'scipy.optimize') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
