@@ -24,7 +24,14 @@ __all__ = ["is_symbolic", "xp"]
 
 
 def is_symbolic(*args) -> bool:
-    """True if any argument is a PyTensor variable."""
+    """True if any argument is a PyTensor variable.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> is_symbolic(1.0, np.ones(3)), is_symbolic(1.0, pt.dvector("x"))
+    (False, True)
+    """
     try:
         from pytensor.graph.basic import Variable
     except ImportError:  # pragma: no cover - pytensor is a hard dependency
@@ -74,7 +81,21 @@ _PT = None
 
 
 def xp(*args) -> SimpleNamespace:
-    """Return the math namespace matching the arguments (PyTensor if any is symbolic)."""
+    """Return the math namespace matching the arguments (PyTensor if any is symbolic).
+
+    Examples
+    --------
+    One formula for numbers and graphs:
+
+    >>> import pytensor.tensor as pt
+    >>> def softplus(x):
+    ...     m = xp(x)
+    ...     return m.log1p(m.exp(x))
+    >>> round(float(softplus(np.float64(0.0))), 6)
+    0.693147
+    >>> softplus(pt.dscalar("x")).type  # a graph, to be compiled with the others
+    TensorType(float64, shape=())
+    """
     global _PT
     if is_symbolic(*args):
         if _PT is None:

@@ -149,7 +149,19 @@ def _atomic_write(hdulist: fits.HDUList, path: Path, overwrite: bool) -> None:
 
 
 def write_dataset(dataset: MapDataset, path: str | Path, overwrite: bool = False) -> None:
-    """Write ``dataset`` to ``path`` in Gammapy's DL4 layout (atomic, see module doc)."""
+    """Write ``dataset`` to ``path`` in Gammapy's DL4 layout (atomic, see module doc).
+
+    Examples
+    --------
+    >>> from skyfit.datasets.synthetic import synthetic_dataset
+    >>> dataset = synthetic_dataset(npix=(4, 3), name="toy")
+    >>> dataset.psf = dataset.edisp = None  # the analytic IRFs have no file layout
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_dataset(dataset, Path(folder) / "toy.fits")
+    ...     back = read_dataset(Path(folder) / "toy.fits")
+    >>> back.name, back.counts.data.shape, back.exposure.unit
+    ('toy', (6, 3, 4), Unit("cm2 s"))
+    """
     _atomic_write(dataset_to_hdulist(dataset), Path(path), overwrite)
 
 
@@ -157,6 +169,17 @@ def read_datasets(path: str | Path) -> list[MapDataset]:
     """Read a Gammapy datasets YAML (``datasets: [{name, type, filename}]``).
 
     File names are relative to the YAML file's folder (absolute ones are used as given).
+
+    Examples
+    --------
+    >>> from skyfit.datasets.synthetic import synthetic_dataset
+    >>> datasets = [synthetic_dataset(npix=(4, 3), name=name) for name in ("a", "b")]
+    >>> for dataset in datasets:
+    ...     dataset.psf = dataset.edisp = None
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_datasets(datasets, Path(folder) / "datasets.yaml")
+    ...     [d.name for d in read_datasets(Path(folder) / "datasets.yaml")]
+    ['a', 'b']
     """
     path = Path(path)
     if not path.is_file():
@@ -194,7 +217,19 @@ def read_datasets(path: str | Path) -> list[MapDataset]:
 
 def write_datasets(datasets, path: str | Path, overwrite: bool = False) -> None:
     """Write each dataset to ``<name>.fits`` next to the YAML file, then the YAML (Gammapy's
-    ``Datasets.write`` layout)."""
+    ``Datasets.write`` layout).
+
+    Examples
+    --------
+    >>> from skyfit.datasets.synthetic import synthetic_dataset
+    >>> datasets = [synthetic_dataset(npix=(4, 3), name=name) for name in ("a", "b")]
+    >>> for dataset in datasets:
+    ...     dataset.psf = dataset.edisp = None
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_datasets(datasets, Path(folder) / "datasets.yaml")
+    ...     sorted(p.name for p in Path(folder).iterdir())
+    ['a.fits', 'b.fits', 'datasets.yaml']
+    """
     path = Path(path)
     entries = []
     for ds in datasets:

@@ -110,6 +110,16 @@ class MapDataset:
         Evaluated with numpy through the same code as the compiled fit graph. Raises
         ValueError naming the parameters when a value is non-finite or outside its bounds,
         or when the prediction is not finite.
+
+        Examples
+        --------
+        >>> from skyfit.datasets.synthetic import synthetic_dataset
+        >>> from skyfit.models import FoVBackgroundModel, Models
+        >>> ds = synthetic_dataset(npix=(4, 4), background_rate=1.0, name="toy")
+        >>> ds.models = Models([FoVBackgroundModel("toy")])
+        >>> ds.models.parameter("norm").value = 2.0
+        >>> ds.npred().shape, bool(np.allclose(ds.npred(), 2 * ds.background.data))
+        ((6, 4, 4), True)
         """
         from ..forward import DatasetPredictor
 
@@ -133,6 +143,19 @@ class MapDataset:
         As in Gammapy, predicted counts below ``1e-25`` are floored at ``1e-25``, so a bin
         with counts ``n`` and no predicted counts costs ``2 n ln(1e25) ~ 115.1 n``. A model
         predicting negative counts inside the mask raises ValueError instead.
+
+        Examples
+        --------
+        With no counts, the Cash statistic of a bin is twice its predicted counts:
+
+        >>> from skyfit.datasets.synthetic import synthetic_dataset
+        >>> from skyfit.models import FoVBackgroundModel, Models
+        >>> ds = synthetic_dataset(npix=(4, 4), background_rate=1.0, name="toy")
+        >>> ds.models = Models([FoVBackgroundModel("toy")])
+        >>> ds.stat_array().shape
+        (6, 4, 4)
+        >>> bool(np.allclose(ds.stat_array(), 2 * ds.npred()))
+        True
         """
         from ..forward import cash
 
@@ -148,7 +171,22 @@ class MapDataset:
         return stat if mask is None else np.where(mask, stat, 0.0)
 
     def stat_sum(self) -> float:
-        """Total Cash statistic over ``mask_safe & mask_fit`` (no priors)."""
+        """Total Cash statistic over ``mask_safe & mask_fit`` (no priors).
+
+        Examples
+        --------
+        >>> from skyfit.datasets.synthetic import synthetic_dataset
+        >>> from skyfit.models import FoVBackgroundModel, Models
+        >>> ds = synthetic_dataset(npix=(4, 4), background_rate=1.0, name="toy")
+        >>> ds.models = Models([FoVBackgroundModel("toy")])
+        >>> ds.fake(random_seed=0)
+        >>> total = ds.stat_sum()
+        >>> mask = np.zeros(ds.counts.data.shape, bool)
+        >>> mask[:3] = True  # fit the three lowest energy bins only
+        >>> ds.mask_fit = Map(ds.counts.geom, mask)
+        >>> bool(np.isclose(ds.stat_sum(), ds.stat_array()[:3].sum())), ds.stat_sum() < total
+        (True, True)
+        """
         return float(self.stat_array().sum())
 
     def fake(self, random_seed=None) -> None:
@@ -156,6 +194,18 @@ class MapDataset:
 
         ``random_seed`` is anything :func:`numpy.random.default_rng` accepts; the same seed
         gives the same counts.
+
+        Examples
+        --------
+        >>> from skyfit.datasets.synthetic import synthetic_dataset
+        >>> from skyfit.models import FoVBackgroundModel, Models
+        >>> ds = synthetic_dataset(npix=(4, 4), background_rate=1.0, name="toy")
+        >>> ds.models = Models([FoVBackgroundModel("toy")])
+        >>> ds.fake(random_seed=1)
+        >>> first = ds.counts.data.copy()
+        >>> ds.fake(random_seed=1)
+        >>> bool((ds.counts.data == first).all()), bool(first.sum() > 0)
+        (True, True)
         """
         rng = np.random.default_rng(random_seed)
         npred = self.npred()
@@ -172,7 +222,20 @@ class MapDataset:
 
     @property
     def mask(self) -> np.ndarray | None:
-        """``mask_safe & mask_fit`` (bool array on the counts shape), None if neither."""
+        """``mask_safe & mask_fit`` (bool array on the counts shape), None if neither.
+
+        Examples
+        --------
+        >>> from skyfit.datasets.synthetic import synthetic_dataset
+        >>> ds = synthetic_dataset(npix=(4, 4))
+        >>> ds.mask is None
+        True
+        >>> safe = np.ones((4, 4), bool)  # an image mask applies to every energy
+        >>> safe[0] = False
+        >>> ds.mask_safe = Map(ds.counts.geom.to_image(), safe)
+        >>> ds.mask.shape, int(ds.mask.sum())
+        ((6, 4, 4), 72)
+        """
         masks = [m.data for m in (self.mask_safe, self.mask_fit) if m is not None]
         if not masks:
             return None
@@ -189,13 +252,40 @@ class MapDataset:
     # -- I/O (implemented in datasets.io) ----------------------------------------------------
     @classmethod
     def read(cls, path: str | Path, name: str | None = None) -> MapDataset:
-        """Read a Gammapy DL4 MapDataset FITS file (see :func:`skyfit.datasets.io.read_dataset`)."""
+        """Read a Gammapy DL4 MapDataset FITS file (see :func:`skyfit.datasets.io.read_dataset`).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from skyfit.datasets.synthetic import synthetic_dataset
+        >>> ds = synthetic_dataset(npix=(4, 4), name="toy")
+        >>> ds.psf = ds.edisp = None  # the analytic IRFs have no file layout
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     ds.write(Path(folder) / "toy.fits")
+        ...     MapDataset.read(Path(folder) / "toy.fits", name="copy")
+        MapDataset(name='copy', counts=(6, 4, 4), psf=None, edisp=None)
+        """
         from .io import read_dataset
 
         return read_dataset(path, name=name)
 
     def write(self, path: str | Path, overwrite: bool = False) -> None:
-        """Write in Gammapy's DL4 layout, atomically (temporary file + ``os.replace``)."""
+        """Write in Gammapy's DL4 layout, atomically (temporary file + ``os.replace``).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from skyfit.datasets.synthetic import synthetic_dataset
+        >>> ds = synthetic_dataset(npix=(4, 4), name="toy")
+        >>> ds.psf = ds.edisp = None  # the analytic IRFs have no file layout
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     ds.write(Path(folder) / "toy.fits")
+        ...     try:
+        ...         ds.write(Path(folder) / "toy.fits")
+        ...     except FileExistsError:
+        ...         print("refused: the file exists")
+        refused: the file exists
+        """
         from .io import write_dataset
 
         write_dataset(self, path, overwrite=overwrite)

@@ -90,6 +90,22 @@ def dataset_from_maps(model, counts, exposure, background=None, mask=None, psf=N
     ``edisp``: 2-D array, or any dispersion with ``kernel_at`` (EDispKernelMap);
     ``background_model``: a FoVBackgroundModel scaling ``background`` (then the dataset
     is named after it). Without ``background_model`` the background map is fixed.
+
+    Examples
+    --------
+    >>> from skyfit.datasets.synthetic import synthetic_dataset
+    >>> from skyfit.models import FoVBackgroundModel, SkyModel
+    >>> from skyfit.models.spatial import PointSpatialModel
+    >>> from skyfit.models.spectral import PowerLawSpectralModel
+    >>> maps = synthetic_dataset(npix=(8, 8))
+    >>> src = SkyModel(PointSpatialModel(frame="galactic"), PowerLawSpectralModel(), name="src")
+    >>> dataset, models = dataset_from_maps(src, maps.counts, maps.exposure, maps.background,
+    ...                                     psf=maps.psf, edisp=np.eye(12, 6),
+    ...                                     background_model=FoVBackgroundModel("obs"))
+    >>> dataset
+    MapDataset(name='obs', counts=(6, 8, 8), psf=AnalyticPSF, edisp=MatrixEDisp)
+    >>> models.names
+    ['src', 'obs-bkg']
     """
     from ..datasets import MapDataset
     from ..irf import PSFKernel

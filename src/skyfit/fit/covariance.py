@@ -23,6 +23,30 @@ exceeds this."""
 
 
 class LaplaceCovariance(NamedTuple):
+    """What :func:`laplace_covariance` returns.
+
+    Attributes
+    ----------
+    matrix : ndarray
+        ``2 H^-1`` (all NaN when ``success`` is False).
+    success : bool
+        Whether ``H`` is positive definite.
+    message : str
+        The diagnosis (conditioning, or the degenerate directions).
+    eigenvalues : ndarray
+        Eigenvalues of the Hessian scaled to unit diagonal.
+    degenerate : list of str
+        Parameters in directions of zero or negative curvature.
+
+    Examples
+    --------
+    >>> result = laplace_covariance(np.diag([2.0, 8.0]), ["a", "b"])
+    >>> isinstance(result, LaplaceCovariance), result.success, result.message
+    (True, True, 'Hessian positive definite')
+    >>> result.eigenvalues.tolist(), result.degenerate
+    ([1.0, 1.0], [])
+    """
+
     matrix: np.ndarray
     success: bool
     message: str

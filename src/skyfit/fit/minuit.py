@@ -34,6 +34,21 @@ def make_minuit(problem: FitProblem, x0=None, *, names: list[str] | None = None,
         Parameters held at ``x0``.
     strategy, tol, print_level
         As :class:`iminuit.Minuit`.
+
+    Examples
+    --------
+    >>> class Gauss:  # a stand-in for Likelihood: stat = sum(((theta - mu) / sigma)**2)
+    ...     mu, sigma = np.array([1.0, 2.0]), np.array([0.5, 0.2])
+    ...     def value(self, t):
+    ...         return float((((t - self.mu) / self.sigma) ** 2).sum())
+    ...     def value_and_grad(self, t):
+    ...         return self.value(t), 2 * (t - self.mu) / self.sigma**2
+    >>> problem = FitProblem(Gauss(), np.zeros(2), np.ones(2), (-np.inf, np.inf))
+    >>> m = make_minuit(problem, names=["a", "b"])
+    >>> m.errordef, m.parameters
+    (1.0, ('a', 'b'))
+    >>> m.migrad().values.to_dict()  # doctest: +ELLIPSIS
+    {'a': 1.0..., 'b': 2.0...}
     """
     from iminuit import Minuit
 
@@ -80,6 +95,19 @@ def optimize(problem: FitProblem, x0=None, *, names=None, ncall: int | None = No
     calls until valid, each restarted from the last point with the same strategy
     (iminuit's own ``iterate`` switches to strategy 2, whose numerical second derivatives
     cost ~n^2 evaluations: over 10 minutes for the 43-parameter Galactic-centre fit).
+
+    Examples
+    --------
+    >>> class Gauss:  # a stand-in for Likelihood: stat = sum(((theta - mu) / sigma)**2)
+    ...     mu, sigma = np.array([1.0, 2.0]), np.array([0.5, 0.2])
+    ...     def value(self, t):
+    ...         return float((((t - self.mu) / self.sigma) ** 2).sum())
+    ...     def value_and_grad(self, t):
+    ...         return self.value(t), 2 * (t - self.mu) / self.sigma**2
+    >>> problem = FitProblem(Gauss(), np.zeros(2), np.ones(2), (-np.inf, np.inf))
+    >>> out = optimize(problem)
+    >>> out.x.round(6).tolist(), out.success, out.method
+    ([1.0, 2.0], True, 'migrad')
     """
     m = make_minuit(problem, x0, names=names, strategy=strategy, tol=tol,
                     print_level=print_level)
@@ -97,6 +125,21 @@ def hesse(problem: FitProblem, x, *, names=None, ncall: int | None = None):
     """MINUIT HESSE at ``x``: ``(covariance in internal coordinates or None, Minuit)``.
 
     HESSE differentiates the statistic numerically (independent of the Laplace Hessian).
+
+    Examples
+    --------
+    With ``errordef = 1`` the covariance of this stand-in is ``diag(sigma**2)``:
+
+    >>> class Gauss:  # a stand-in for Likelihood: stat = sum(((theta - mu) / sigma)**2)
+    ...     mu, sigma = np.array([1.0, 2.0]), np.array([0.5, 0.2])
+    ...     def value(self, t):
+    ...         return float((((t - self.mu) / self.sigma) ** 2).sum())
+    ...     def value_and_grad(self, t):
+    ...         return self.value(t), 2 * (t - self.mu) / self.sigma**2
+    >>> problem = FitProblem(Gauss(), np.zeros(2), np.ones(2), (-np.inf, np.inf))
+    >>> cov, m = hesse(problem, np.array([1.0, 2.0]))
+    >>> np.sqrt(np.diag(cov)).round(6).tolist()
+    [0.5, 0.2]
     """
     m = make_minuit(problem, x, names=names)
     m.hesse(ncall=ncall)
@@ -127,6 +170,19 @@ def minos(problem: FitProblem, x, index: int, *, sigma: float = 1.0, names=None,
     ``nfev``, the per-side flags ``upper_valid``, ``lower_valid``, ``at_upper_limit``,
     ``at_lower_limit``, ``upper_max_fcn``, ``lower_max_fcn``, ``new_minimum``, ``fmin``
     (the re-optimised minimum before the scan), a ``message`` and ``minuit``.
+
+    Examples
+    --------
+    >>> class Gauss:  # a stand-in for Likelihood: stat = sum(((theta - mu) / sigma)**2)
+    ...     mu, sigma = np.array([1.0, 2.0]), np.array([0.5, 0.2])
+    ...     def value(self, t):
+    ...         return float((((t - self.mu) / self.sigma) ** 2).sum())
+    ...     def value_and_grad(self, t):
+    ...         return self.value(t), 2 * (t - self.mu) / self.sigma**2
+    >>> problem = FitProblem(Gauss(), np.zeros(2), np.ones(2), (-np.inf, np.inf))
+    >>> interval = minos(problem, np.array([1.0, 2.0]), 1)
+    >>> round(interval["errn"], 6), round(interval["errp"], 6), interval["message"]
+    (0.2, 0.2, 'MINOS succeeded')
     """
     nfev0 = problem.nfev
     m = make_minuit(problem, x, names=names, strategy=strategy)
@@ -157,6 +213,21 @@ def minimize_fixed(problem: FitProblem, x, fixed, *, names=None, ncall: int | No
     """MIGRAD over the parameters not ``fixed`` (held at ``x``): ``(x, fval, valid)``.
 
     Strategy 0 by default: a profile point needs the minimum, not MIGRAD's error matrix.
+
+    Examples
+    --------
+    Profile point with the second parameter held at 2.5, 2.5 sigma from its best value:
+
+    >>> class Gauss:  # a stand-in for Likelihood: stat = sum(((theta - mu) / sigma)**2)
+    ...     mu, sigma = np.array([1.0, 2.0]), np.array([0.5, 0.2])
+    ...     def value(self, t):
+    ...         return float((((t - self.mu) / self.sigma) ** 2).sum())
+    ...     def value_and_grad(self, t):
+    ...         return self.value(t), 2 * (t - self.mu) / self.sigma**2
+    >>> problem = FitProblem(Gauss(), np.zeros(2), np.ones(2), (-np.inf, np.inf))
+    >>> x, fval, valid = minimize_fixed(problem, np.array([0.0, 2.5]), [False, True])
+    >>> x.round(6).tolist(), round(fval, 6), valid
+    ([1.0, 2.5], 6.25, True)
     """
     m = make_minuit(problem, x, names=names, fixed=fixed, strategy=strategy)
     m.migrad(ncall=ncall)
@@ -171,6 +242,24 @@ def contour(problem: FitProblem, x, ix: int, iy: int, *, numpoints: int = 10,
 
     Returns internal coordinates: ``points`` (numpoints, 2), ``x_info``, ``y_info``
     (:class:`iminuit.util.MError`), ``success``, ``nfev``, ``minuit``.
+
+    Examples
+    --------
+    The contour where the statistic is ``sigma**2 = 1`` above its minimum:
+
+    >>> class Gauss:  # a stand-in for Likelihood: stat = sum(((theta - mu) / sigma)**2)
+    ...     mu, sigma = np.array([1.0, 2.0]), np.array([0.5, 0.2])
+    ...     def value(self, t):
+    ...         return float((((t - self.mu) / self.sigma) ** 2).sum())
+    ...     def value_and_grad(self, t):
+    ...         return self.value(t), 2 * (t - self.mu) / self.sigma**2
+    >>> problem = FitProblem(Gauss(), np.zeros(2), np.ones(2), (-np.inf, np.inf))
+    >>> out = contour(problem, np.array([1.0, 2.0]), 0, 1, numpoints=8)
+    >>> out["points"].shape, out["success"]
+    ((8, 2), True)
+    >>> rise = [problem.fcn(p) for p in out["points"]]
+    >>> bool(np.allclose(rise, 1.0, atol=1e-3))
+    True
     """
     nfev0 = problem.nfev
     m = make_minuit(problem, x, names=names, strategy=strategy)

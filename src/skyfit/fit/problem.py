@@ -216,7 +216,14 @@ class FitProblem:
 
 
 class BackendOutput(NamedTuple):
-    """What a backend's minimiser hands back to :class:`MapFit` (internal coordinates)."""
+    """What a backend's minimiser hands back to :class:`MapFit` (internal coordinates).
+
+    Examples
+    --------
+    >>> out = BackendOutput(np.zeros(2), 1.5, True, "converged", "migrad", None)
+    >>> out.fun, out.success, out._fields
+    (1.5, True, ('x', 'fun', 'success', 'message', 'method', 'result'))
+    """
 
     x: np.ndarray
     fun: float

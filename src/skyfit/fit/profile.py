@@ -49,7 +49,32 @@ def walk_profile(grid, x, index: int, minimize_fixed):
 
 
 class ProfileMethods:
-    """MINOS intervals, likelihood profiles and contours; mixed into :class:`MapFit`."""
+    """MINOS intervals, likelihood profiles and contours; mixed into :class:`MapFit`.
+
+    Examples
+    --------
+    The background norm of a tiny simulated dataset: its best value is the ratio of
+    observed to expected counts, its error about ``1 / sqrt(counts)``:
+
+    >>> from skyfit.datasets.synthetic import synthetic_dataset
+    >>> from skyfit.fit import MapFit
+    >>> from skyfit.models import FoVBackgroundModel, Models
+    >>> ds = synthetic_dataset(npix=(4, 4), background_rate=1.0, name="toy")
+    >>> ds.models = Models([FoVBackgroundModel("toy")])
+    >>> ds.fake(random_seed=0)
+    >>> fit = MapFit.from_datasets([ds])
+    >>> fit.optimize().success
+    True
+    >>> norm = fit.models.parameter("norm").value
+    >>> bool(np.isclose(norm, ds.counts.data.sum() / ds.background.data.sum(), rtol=1e-5))
+    True
+    >>> interval = fit.confidence("norm")
+    >>> interval["success"], round(float(interval["errn"]), 2), round(float(interval["errp"]), 2)
+    (True, 0.05, 0.05)
+    >>> profile = fit.likelihood_profile("norm", nvalues=3)  # best value +- 2 sigma
+    >>> profile["values"].round(3).tolist()
+    [0.997, 1.097, 1.197]
+    """
 
     # -- helpers -------------------------------------------------------------------------
     def _at_best(self):

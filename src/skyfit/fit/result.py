@@ -18,7 +18,15 @@ __all__ = ["CovarianceResult", "FitResult", "OptimizeResult", "ParameterRow",
 
 @dataclass(frozen=True)
 class ParameterRow:
-    """One parameter at the time a result was made (``min``/``max`` nan: unbounded)."""
+    """One parameter at the time a result was made (``min``/``max`` nan: unbounded).
+
+    Examples
+    --------
+    >>> from skyfit.models import Parameter
+    >>> row = ParameterRow.from_parameter("src.index", Parameter("index", 2.1, error=0.05))
+    >>> row.name, row.value, row.error, row.frozen
+    ('src.index', 2.1, 0.05, False)
+    """
 
     name: str
     value: float
@@ -83,6 +91,20 @@ class OptimizeResult:
     backend_result : object
         The backend's own object (:class:`iminuit.Minuit` or
         :class:`scipy.optimize.OptimizeResult`).
+
+    Examples
+    --------
+    Made by :meth:`MapFit.optimize`; by hand:
+
+    >>> nan = float("nan")
+    >>> rows = [ParameterRow("src.index", 2.1, 0.0, "", False, nan, nan)]
+    >>> result = OptimizeResult(True, "converged", "minuit", "migrad", nfev=12,
+    ...                         total_stat=100.0, start_stat=110.0, parameters=rows,
+    ...                         start={"src.index": 2.0})
+    >>> result.values
+    {'src.index': 2.1}
+    >>> print(str(result).splitlines()[0])
+    OptimizeResult
     """
 
     success: bool
@@ -139,6 +161,17 @@ class CovarianceResult:
         curvature.
     backend_result : object
         :class:`iminuit.Minuit` for HESSE, else None.
+
+    Examples
+    --------
+    Made by :meth:`MapFit.covariance`; by hand:
+
+    >>> result = CovarianceResult(True, "ok", "minuit", "laplace", ["a", "b"],
+    ...                           np.array([[0.04, 0.01], [0.01, 0.25]]))
+    >>> result.errors
+    {'a': 0.2, 'b': 0.5}
+    >>> result.correlation.round(3).tolist()
+    [[1.0, 0.1], [0.1, 1.0]]
     """
 
     success: bool
@@ -182,6 +215,22 @@ class FitResult:
 
     ``parameters`` holds values and the errors from the covariance; ``success`` requires
     both steps to succeed.
+
+    Examples
+    --------
+    Made by :meth:`MapFit.run`; by hand:
+
+    >>> nan = float("nan")
+    >>> rows = [ParameterRow("src.index", 2.1, 0.05, "", False, nan, nan)]
+    >>> opt = OptimizeResult(True, "converged", "minuit", "migrad", 12, 100.0, 110.0, rows,
+    ...                      {"src.index": 2.0})
+    >>> cov = CovarianceResult(False, "Hessian not positive definite", "minuit", "laplace",
+    ...                        ["src.index"], np.full((1, 1), nan))
+    >>> result = FitResult(opt, cov, rows)
+    >>> result.success, result.message
+    (False, 'converged; covariance: Hessian not positive definite')
+    >>> result.errors
+    {'src.index': 0.05}
     """
 
     optimize_result: OptimizeResult

@@ -45,6 +45,23 @@ def optimize(problem: FitProblem, x0=None, *, method: str = "trust-constr", fixe
     -------
     BackendOutput
         With scipy's :class:`~scipy.optimize.OptimizeResult` as ``result``.
+
+    Examples
+    --------
+    >>> class Gauss:  # a stand-in for Likelihood: stat = sum(((theta - mu) / sigma)**2)
+    ...     mu, sigma = np.array([1.0, 2.0]), np.array([0.5, 0.2])
+    ...     def value(self, t):
+    ...         return float((((t - self.mu) / self.sigma) ** 2).sum())
+    ...     def value_and_grad(self, t):
+    ...         return self.value(t), 2 * (t - self.mu) / self.sigma**2
+    ...     def hessian(self, t):
+    ...         return np.diag(2 / self.sigma**2)
+    >>> problem = FitProblem(Gauss(), np.zeros(2), np.ones(2), (-np.inf, np.inf))
+    >>> out = optimize(problem)
+    >>> out.x.round(6).tolist(), out.success, out.method
+    ([1.0, 2.0], True, 'trust-constr')
+    >>> optimize(problem, fixed=[False, True]).x.round(6).tolist()  # 2nd held at 0
+    [1.0, 0.0]
     """
     from scipy.optimize import Bounds, minimize
 

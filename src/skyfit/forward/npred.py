@@ -41,6 +41,24 @@ class DatasetPredictor:
     is_free : callable
         ``is_free(parameter) -> bool``; responses of sources whose spatial parameters are
         all frozen are precomputed with numpy.
+
+    Examples
+    --------
+    With plain numbers for the parameter values, ``npred`` is a numpy array:
+
+    >>> from skyfit.datasets.synthetic import synthetic_dataset
+    >>> from skyfit.models import FoVBackgroundModel, Models, SkyModel
+    >>> from skyfit.models.spatial import PointSpatialModel
+    >>> from skyfit.models.spectral import PowerLawSpectralModel
+    >>> ds = synthetic_dataset(npix=(8, 8), name="toy")
+    >>> src = SkyModel(PointSpatialModel(frame="galactic"), PowerLawSpectralModel(), name="src")
+    >>> predictor = DatasetPredictor(ds, Models([src, FoVBackgroundModel("toy")]),
+    ...                              is_free=lambda par: False)
+    >>> predictor.fixed is not None  # position frozen: a precomputed response
+    True
+    >>> npred = predictor.npred(lambda par: par.value)
+    >>> npred.shape, bool(npred.sum() > predictor.background(lambda par: par.value).sum())
+    ((6, 8, 8), True)
     """
 
     def __init__(self, dataset, models, is_free) -> None:

@@ -28,7 +28,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Cutout:
-    """A box of dataset pixels, sampled ``k x k`` times per pixel, in a model's frame."""
+    """A box of dataset pixels, sampled ``k x k`` times per pixel, in a model's frame.
+
+    Examples
+    --------
+    >>> geom = WcsGeom.create((0, 0), frame="galactic", binsz=0.1, npix=(10, 8))
+    >>> cut = make_cutout(geom, 0.0, 0.0, "galactic", radius=0.25, k=2)
+    >>> cut.shape, cut.lon.shape, round(float(cut.solid_angle.sum() / np.radians(0.6) ** 2), 4)
+    ((6, 6), (12, 12), 1.0)
+    """
 
     slices: tuple[slice, slice]
     shape: tuple[int, int]
@@ -43,6 +51,15 @@ def make_cutout(geom: WcsGeom, lon: float, lat: float, frame: str, radius: float
     """The cutout of ``geom`` within ``radius`` deg of (lon, lat), or None if outside.
 
     ``full``: the whole map; ``within``: (y, x) slices the cutout is clipped to.
+
+    Examples
+    --------
+    >>> geom = WcsGeom.create((0, 0), frame="galactic", binsz=0.1, npix=(10, 8))
+    >>> cut = make_cutout(geom, 0.0, 0.0, "galactic", radius=0.25, k=2)
+    >>> cut.slices, cut.shape, cut.k
+    ((slice(1, 7, None), slice(2, 8, None)), (6, 6), 2)
+    >>> make_cutout(geom, 5.0, 0.0, "galactic", radius=0.25) is None  # off the map
+    True
     """
     if full:
         slices = (slice(0, geom.npix[1]), slice(0, geom.npix[0]))
@@ -61,7 +78,14 @@ def make_cutout(geom: WcsGeom, lon: float, lat: float, frame: str, radius: float
 
 
 def bin_subpixels(x, k: int, shape: tuple[int, int]):
-    """Sum ``(..., ny*k, nx*k)`` sub-pixel values into ``(..., ny, nx)`` pixels."""
+    """Sum ``(..., ny*k, nx*k)`` sub-pixel values into ``(..., ny, nx)`` pixels.
+
+    Examples
+    --------
+    >>> bin_subpixels(np.ones((1, 4, 6)), 2, (2, 3))
+    array([[[4., 4., 4.],
+            [4., 4., 4.]]])
+    """
     if k == 1:
         return x
     ny, nx = shape
@@ -74,6 +98,19 @@ def point_true(lon0, lat0, cut: Cutout, psf: RadialSpline, exposure):
 
     ``psf(r)`` is evaluated at every sub-pixel centre (exact and smooth in position),
     times the sub-pixel solid angle and the exposure ``(E,)`` at the source.
+
+    Examples
+    --------
+    A Gaussian PSF of 0.1 deg (density in sr-1) well inside the map keeps all the flux:
+
+    >>> rad = np.linspace(0, 1, 101)
+    >>> density = np.exp(-0.5 * (rad / 0.1) ** 2) / (2 * np.pi * np.radians(0.1) ** 2)
+    >>> psf = RadialSpline(rad, density[None], r_max=1.0)
+    >>> geom = WcsGeom.create((0, 0), frame="galactic", binsz=0.1, npix=(10, 8))
+    >>> cut = make_cutout(geom, 0, 0, "galactic", radius=0, k=4, full=True)
+    >>> npred = point_true(0.0, 0.0, cut, psf, np.array([1e10]))
+    >>> npred.shape, round(float(npred.sum() / 1e10), 2)
+    ((1, 8, 10), 1.0)
     """
     d2r = np.pi / 180.0
     r = angular_separation(lon0 * d2r, lat0 * d2r, cut.lon.ravel() * d2r,
@@ -90,6 +127,17 @@ def extended_true(density, cut: Cutout, exposure, kernel=None):
     ``density`` is the surface brightness (sr-1) at the sub-pixel centres, shape
     ``(ny*k, nx*k)`` or ``(E, ny*k, nx*k)``; ``exposure`` is ``(E, ny, nx)``; ``kernel``
     ``(E, ky, kx)`` is the PSF on the pixel grid (None: no PSF).
+
+    Examples
+    --------
+    A brightness uniform over the map, normalised to unit flux, and unit exposure:
+
+    >>> geom = WcsGeom.create((0, 0), frame="galactic", binsz=0.1, npix=(10, 8))
+    >>> cut = make_cutout(geom, 0, 0, "galactic", radius=0, k=2, full=True)
+    >>> density = np.full(cut.lon.shape, 1 / cut.solid_angle.sum())
+    >>> npred = extended_true(density, cut, np.ones((1, 8, 10)))
+    >>> npred.shape, round(float(npred.sum()), 6)
+    ((1, 8, 10), 1.0)
     """
     x = bin_subpixels(density * cut.solid_angle, cut.k, cut.shape) * exposure
     return x if kernel is None else convolve(x, kernel, cut.shape)
@@ -101,6 +149,18 @@ def convolve(x, kernel, shape=None):
     Through FFTs in both numpy and PyTensor (a direct convolution with PSF kernels of
     a few degrees costs ~100x more). In PyTensor, ``kernel`` must be a numpy array (its
     transform is precomputed) and ``shape`` the ``(ny, nx)`` of ``x``.
+
+    Examples
+    --------
+    >>> kernel = np.full((1, 3, 3), 1 / 9)
+    >>> image = np.zeros((1, 5, 5))
+    >>> image[0, 2, 2] = 1.0
+    >>> out = convolve(image, kernel)
+    >>> out.shape, round(float(out.sum()), 6), round(float(out[0, 1, 1] * 9), 6)
+    ((1, 5, 5), 1.0, 1.0)
+    >>> import pytensor.tensor as pt
+    >>> convolve(pt.tensor3("x"), kernel, (5, 5)).type  # the same in a graph
+    TensorType(float64, shape=(1, 5, 5))
     """
     if not xp(x, kernel).symbolic:
         from scipy.signal import fftconvolve
@@ -122,10 +182,12 @@ def convolve(x, kernel, shape=None):
     k_re, k_im = spec.real, spec.imag
     padded = pt.zeros((n_e, fy, fx))
     padded = pt.set_subtensor(padded[:, :ny, :nx], x)
-    f = rfft(padded)  # (E, fy, fx//2+1, 2): real and imaginary parts
+    # the FFT ops leave their output shapes unknown: declared here, every shape after
+    # them is a constant, as the JAX backend needs (see skyfit.forward.jax_ops)
+    f = pt.specify_shape(rfft(padded), (n_e, fy, fx // 2 + 1, 2))  # real, imaginary parts
     re, im = f[..., 0], f[..., 1]
     prod = pt.stack([re * k_re - im * k_im, re * k_im + im * k_re], axis=-1)
-    full = irfft(prod, is_odd=bool(fx % 2))
+    full = pt.specify_shape(irfft(prod, is_odd=bool(fx % 2)), (n_e, fy, fx))
     y0, x0 = (ky - 1) // 2, (kx - 1) // 2
     return full[:, y0:y0 + ny, x0:x0 + nx]
 
@@ -135,6 +197,14 @@ def psf_kernel(psf: RadialSpline, pixel_size: float, radius: float, k: int = 5) 
 
     Each plane sums to 1 (flux conserving); the grid is the flat-sky approximation
     around the source, accurate for kernels of a few degrees.
+
+    Examples
+    --------
+    >>> rad = np.linspace(0, 1, 101)
+    >>> psf = RadialSpline(rad, np.exp(-0.5 * (rad / 0.1) ** 2)[None], r_max=1.0)
+    >>> kernel = psf_kernel(psf, pixel_size=0.1, radius=0.3)
+    >>> kernel.shape, round(float(kernel.sum()), 6), int(kernel[0].argmax())  # peak: centre
+    ((1, 7, 7), 1.0, 24)
     """
     half = max(int(np.ceil(radius / pixel_size)), 1)
     n = 2 * half + 1

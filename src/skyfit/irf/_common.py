@@ -18,6 +18,18 @@ def nearest_cell(irf_map: Map, position: SkyCoord | None) -> tuple[int, int]:
     As Gammapy's ``IRFMap._get_nearest_valid_position``: a cell is valid when any of its
     values is > 0; when the nearest cell is not valid but others are, the valid cell whose
     centre is closest on the sky is used. Region maps have a single cell (0, 0).
+
+    Examples
+    --------
+    >>> from skyfit.maps import WcsGeom
+    >>> irf = Map.from_geom(WcsGeom.create((0, 0), frame="galactic", binsz=1.0, npix=(3, 3)))
+    >>> irf.data[...] = 1.0
+    >>> nearest_cell(irf, None), nearest_cell(irf, SkyCoord(1, 0, unit="deg", frame="galactic"))
+    ((1, 1), (1, 0))
+    >>> irf.data[...] = 0.0
+    >>> irf.data[0, 2] = 1.0  # only one cell holds data
+    >>> nearest_cell(irf, None)
+    (0, 2)
     """
     geom = irf_map.geom
     if isinstance(geom, RegionGeom):
@@ -41,6 +53,13 @@ def nearest_cell(irf_map: Map, position: SkyCoord | None) -> tuple[int, int]:
 
 
 def axis_scale(values, interp: str) -> np.ndarray:
+    """Values in the scale of an axis interpolation: ``log``, ``sqrt`` or linear (``lin``).
+
+    Examples
+    --------
+    >>> axis_scale([1.0, np.e], "log"), axis_scale([4.0], "sqrt"), axis_scale([4.0], "lin")
+    (array([0., 1.]), array([2.]), array([4.]))
+    """
     values = np.asarray(values, float)
     if interp == "log":
         with np.errstate(divide="ignore"):
@@ -56,6 +75,14 @@ def interp_along(table: np.ndarray, axis: MapAxis, coord: u.Quantity) -> np.ndar
     The interpolation is linear in the axis scale (``log`` energy for log axes) between
     the axis centres (nodes), linearly extrapolated outside them, as Gammapy's
     ``interp_by_coord(method="linear")`` with its default extrapolation.
+
+    Examples
+    --------
+    Nodes at the log centres 0.316 and 3.16 TeV; 1 TeV lies halfway in log energy:
+
+    >>> axis = MapAxis.from_energy_edges([0.1, 1.0, 10.0])
+    >>> interp_along(np.array([1.0, 2.0]), axis, [1.0, 10**1.5] * u.TeV)
+    array([1.5, 3. ])
     """
     x = axis_scale(axis.center, axis.interp)
     t = axis_scale(u.Quantity(coord).to_value(axis.unit), axis.interp)

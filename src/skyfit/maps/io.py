@@ -40,7 +40,16 @@ __all__ = [
 
 
 class FileFormatError(ValueError):
-    """A file or HDU that is not in the expected Gammapy DL4 layout."""
+    """A file or HDU that is not in the expected Gammapy DL4 layout.
+
+    Examples
+    --------
+    >>> try:
+    ...     map_from_hdulist(fits.HDUList([fits.PrimaryHDU()]), "counts")
+    ... except FileFormatError as exc:
+    ...     print(exc)
+    HDU 'COUNTS': no such HDU
+    """
 
 
 def _where(hdu: str, filename) -> str:
@@ -127,7 +136,13 @@ def _axis(where: str, *args, **kwargs) -> MapAxis:
 
 
 def axes_header(axes) -> dict[str, str]:
-    """``AXCOLSn`` / ``INTERPn`` cards for the axes, as Gammapy writes them."""
+    """``AXCOLSn`` / ``INTERPn`` cards for the axes, as Gammapy writes them.
+
+    Examples
+    --------
+    >>> axes_header([MapAxis.from_energy_edges([0.1, 1.0, 10.0])])
+    {'AXCOLS1': 'E_MIN,E_MAX', 'INTERP1': 'log'}
+    """
     cards = {}
     for idx, ax in enumerate(axes, start=1):
         up = ax.name.upper()
@@ -142,7 +157,16 @@ def axes_header(axes) -> dict[str, str]:
 
 
 def axes_to_bands(axes, name: str) -> fits.BinTableHDU:
-    """The ``*_BANDS`` table HDU of the axes (Gammapy's column layout and row order)."""
+    """The ``*_BANDS`` table HDU of the axes (Gammapy's column layout and row order).
+
+    Examples
+    --------
+    >>> bands = axes_to_bands([MapAxis.from_energy_edges([0.1, 1.0, 10.0])], "COUNTS_BANDS")
+    >>> bands.name, bands.columns.names
+    ('COUNTS_BANDS', ['CHANNEL', 'ENERGY', 'E_MIN', 'E_MAX'])
+    >>> bands.data["E_MAX"].tolist()
+    [1.0, 10.0]
+    """
     n = int(np.prod([ax.nbin for ax in axes]))
     cols = [fits.Column("CHANNEL", "K", array=np.arange(n, dtype=np.int64))]
     grids = [np.meshgrid(*[f(ax) for ax in axes]) for f in
@@ -247,7 +271,16 @@ def map_from_hdulist(hdulist: fits.HDUList, hdu: str, hdu_bands: str | None = No
 
 
 def map_to_hdus(m: Map, hdu: str, hdu_bands: str | None = None) -> list:
-    """HDUs of a map in Gammapy's layout: data HDU, ``*_BANDS`` (if axes), ``*_REGION``."""
+    """HDUs of a map in Gammapy's layout: data HDU, ``*_BANDS`` (if axes), ``*_REGION``.
+
+    Examples
+    --------
+    >>> geom = WcsGeom.create((0, 0), binsz=0.5, npix=(4, 3),
+    ...                       axes=[MapAxis.from_energy_edges([0.1, 1, 10])])
+    >>> hdus = map_to_hdus(Map.from_geom(geom, unit="cm2 s"), "exposure")
+    >>> [h.name for h in hdus], hdus[0].data.shape, hdus[0].header["BUNIT"]
+    (['EXPOSURE', 'EXPOSURE_BANDS'], (2, 3, 4), 'cm2 s')
+    """
     hdu = hdu.upper()
     bands = (hdu_bands or f"{hdu}_BANDS").upper()
     axes = m.geom.axes

@@ -22,6 +22,32 @@ __all__ = ["Model"]
 
 
 class Model:
+    """Base class of the spectral and spatial models: a pure formula plus its parameters.
+
+    Parameters
+    ----------
+    **values : float, Quantity or Parameter
+        Initial values by parameter name; the others take the ``default_parameters``.
+
+    Examples
+    --------
+    A one-parameter spectral model:
+
+    >>> class Flat(Model):
+    ...     tag = "Flat"
+    ...     default_parameters = (Parameter("level", 1e-12, "cm-2 s-1 TeV-1"),)
+    ...
+    ...     @staticmethod
+    ...     def evaluate(energy, level):
+    ...         return level + 0 * energy
+    >>> import astropy.units as u
+    >>> flat = Flat(level=2e-8 * u.Unit("m-2 s-1 TeV-1"))
+    >>> flat.parameters["level"].unit
+    '1 / (TeV s m2)'
+    >>> f"{flat.canonical_values()['level']:.3g}"
+    '2e-12'
+    """
+
     tag: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
     default_parameters: ClassVar[tuple[Parameter, ...]] = ()

@@ -53,7 +53,18 @@ class Models:
 
     # -- container ---------------------------------------------------------------------
     def append(self, component: Component) -> None:
-        """Add a component, checking its name and background assignment."""
+        """Add a component, checking its name and background assignment.
+
+        Examples
+        --------
+        >>> models = Models()
+        >>> models.append(FoVBackgroundModel("obs"))
+        >>> try:
+        ...     models.append(FoVBackgroundModel("obs"))
+        ... except ValueError as exc:
+        ...     print(exc)
+        model names must be unique: a component named 'obs-bkg' is already present
+        """
         if not isinstance(component, SkyModel | FoVBackgroundModel):
             raise TypeError(
                 f"Models holds SkyModel and FoVBackgroundModel, got {type(component).__name__}"
@@ -98,7 +109,16 @@ class Models:
         return [c.name for c in self._components]
 
     def copy(self) -> Models:
-        """Deep copy (shared parameters stay shared within the copy)."""
+        """Deep copy (shared parameters stay shared within the copy).
+
+        Examples
+        --------
+        >>> models = Models([FoVBackgroundModel("obs")])
+        >>> other = models.copy()
+        >>> other.parameter("norm").value = 2.0
+        >>> models.parameter("norm").value
+        1.0
+        """
         return copy.deepcopy(self)
 
     def __repr__(self) -> str:
@@ -138,11 +158,29 @@ class Models:
         return self.parameters.free_parameters
 
     def qualified_names(self) -> list[str]:
-        """Qualified names, aligned with :attr:`parameters`."""
+        """Qualified names, aligned with :attr:`parameters`.
+
+        Examples
+        --------
+        >>> Models([FoVBackgroundModel("obs")]).qualified_names()
+        ['obs-bkg.tilt', 'obs-bkg.norm', 'obs-bkg.reference']
+        """
         return [qnames[0] for qnames, _, _ in self._entries()]
 
     def parameter_names(self) -> list[str]:
-        """User names aligned with :attr:`parameters`: short where unique, else qualified."""
+        """User names aligned with :attr:`parameters`: short where unique, else qualified.
+
+        Examples
+        --------
+        Both components have a ``reference``:
+
+        >>> from skyfit.models.spatial import PointSpatialModel
+        >>> from skyfit.models.spectral import PowerLawSpectralModel
+        >>> src = SkyModel(PointSpatialModel(), PowerLawSpectralModel(), name="src")
+        >>> Models([src, FoVBackgroundModel("obs")]).parameter_names()
+        ['index', 'amplitude', 'src.reference', 'lon_0', 'lat_0', 'tilt', 'norm',
+         'obs-bkg.reference']
+        """
         entries = self._entries()
         shorts = [short for _, short, _ in entries]
         return [short if shorts.count(short) == 1 else qnames[0] for qnames, short, _ in entries]
@@ -154,6 +192,19 @@ class Models:
         ------
         KeyError
             Unknown or ambiguous name (the message lists the candidates).
+
+        Examples
+        --------
+        >>> models = Models([FoVBackgroundModel("obs")])
+        >>> models.parameter("norm") is models.parameter("obs-bkg.norm")
+        True
+        >>> models.parameter("reference").unit
+        'TeV'
+        >>> try:
+        ...     models.parameter("nrm")
+        ... except KeyError as exc:
+        ...     print(exc.args[0])  # doctest: +ELLIPSIS
+        no parameter 'nrm': give a unique short name or a qualified name ...
         """
         entries = self._entries()
         if isinstance(key, Parameter):
@@ -227,7 +278,19 @@ class Models:
                     "name)")
 
     def prior_stat(self) -> float:
-        """Sum of all prior terms (``-2 * weight * logpdf``) at the current values."""
+        """Sum of all prior terms (``-2 * weight * logpdf``) at the current values.
+
+        Examples
+        --------
+        >>> from skyfit.models import GaussianPrior
+        >>> models = Models([FoVBackgroundModel("obs")])
+        >>> models.prior_stat()
+        0.0
+        >>> models.parameter("norm").prior = GaussianPrior(mu=1.0, sigma=0.1)
+        >>> models.parameter("norm").value = 1.1  # one sigma off: 1 above the peak
+        >>> round(models.prior_stat() - GaussianPrior(mu=1.0, sigma=0.1).stat(1.0), 6)
+        1.0
+        """
         total = 0.0
         for par in self.parameters:
             if par.prior is not None:
@@ -242,6 +305,12 @@ class Models:
         """Gammapy's layout (``components``, plus ``priors`` for joint priors).
 
         ``path``: folder of the YAML file, for relative template file names.
+
+        Examples
+        --------
+        >>> data = Models([FoVBackgroundModel("obs")]).to_dict()
+        >>> [(c["type"], c["datasets_names"]) for c in data["components"]]
+        [('FoVBackgroundModel', ['obs'])]
         """
         from .io import models_to_dict
 
@@ -249,26 +318,62 @@ class Models:
 
     @classmethod
     def from_dict(cls, data: dict, path: str | PathLike | None = None) -> Models:
-        """Create from a dict in Gammapy's layout (``path``: folder for template files)."""
+        """Create from a dict in Gammapy's layout (``path``: folder for template files).
+
+        Examples
+        --------
+        >>> models = Models.from_dict(Models([FoVBackgroundModel("obs")]).to_dict())
+        >>> models, models.parameter("norm").value
+        (Models(['obs-bkg']), 1.0)
+        """
         from .io import models_from_dict
 
         return models_from_dict(data, path=path)
 
     @classmethod
     def read(cls, path: str | PathLike) -> Models:
-        """Read a Gammapy model YAML file."""
+        """Read a Gammapy model YAML file.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     Models([FoVBackgroundModel("obs")]).write(Path(folder) / "models.yaml")
+        ...     Models.read(Path(folder) / "models.yaml")
+        Models(['obs-bkg'])
+        """
         from .io import read_models
 
         return read_models(path)
 
     def write(self, path: str | PathLike, overwrite: bool = False) -> None:
-        """Write a Gammapy model YAML file (atomically; refuses to overwrite by default)."""
+        """Write a Gammapy model YAML file (atomically; refuses to overwrite by default).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> models = Models([FoVBackgroundModel("obs")])
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     models.write(Path(folder) / "models.yaml")
+        ...     models.write(Path(folder) / "models.yaml", overwrite=True)
+        ...     Path(folder, "models.yaml").read_text().startswith("components:")
+        True
+        """
         from .io import write_models
 
         write_models(self, path, overwrite=overwrite)
 
     def to_yaml(self) -> str:
-        """The YAML text :meth:`write` writes (with a ``metadata`` block)."""
+        """The YAML text :meth:`write` writes (with a ``metadata`` block).
+
+        Examples
+        --------
+        >>> text = Models([FoVBackgroundModel("obs")]).to_yaml()
+        >>> "type: FoVBackgroundModel" in text, "metadata:" in text
+        (True, True)
+        """
         from .io import models_to_yaml
 
         return models_to_yaml(self)

@@ -52,7 +52,16 @@ _TEMPLATE_KEYS = ("filename", "normalize")
 
 
 class ModelFileError(ValueError):
-    """A model file or dict that skyfit cannot read (the message names file and place)."""
+    """A model file or dict that skyfit cannot read (the message names file and place).
+
+    Examples
+    --------
+    >>> try:
+    ...     models_from_dict({"sources": []})
+    ... except ModelFileError as exc:
+    ...     print(exc)
+    <dict>: not a model file (no 'components' list; found ['sources'])
+    """
 
 
 def _version() -> str:
@@ -66,7 +75,18 @@ def _version() -> str:
 
 # -- reading -------------------------------------------------------------------------------
 def read_models(path: str | PathLike) -> Models:
-    """Read a Gammapy model YAML file into :class:`~skyfit.models.Models`."""
+    """Read a Gammapy model YAML file into :class:`~skyfit.models.Models`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skyfit.models import FoVBackgroundModel, Models
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_models(Models([FoVBackgroundModel("obs")]), Path(folder) / "m.yaml")
+    ...     models = read_models(Path(folder) / "m.yaml")
+    >>> models.names, models.parameter("norm").value
+    (['obs-bkg'], 1.0)
+    """
     path = Path(path)
     if not path.is_file():
         if path.is_dir():
@@ -85,7 +105,20 @@ def read_models(path: str | PathLike) -> Models:
 def models_from_dict(
     data: dict, path: str | PathLike | None = None, source: str = "<dict>"
 ) -> Models:
-    """Create :class:`~skyfit.models.Models` from Gammapy's dict layout."""
+    """Create :class:`~skyfit.models.Models` from Gammapy's dict layout.
+
+    Examples
+    --------
+    Parameters missing from the dict keep the defaults of their model:
+
+    >>> models = models_from_dict({"components": [
+    ...     {"name": "src", "type": "SkyModel",
+    ...      "spectral": {"type": "PowerLawSpectralModel",
+    ...                   "parameters": [{"name": "index", "value": 2.7}]}}]})
+    >>> spectral = models["src"].spectral_model
+    >>> spectral.parameters["index"].value, spectral.parameters["amplitude"].unit
+    (2.7, 'cm-2 s-1 TeV-1')
+    """
     if not isinstance(data, dict) or "components" not in data:
         keys = list(data) if isinstance(data, dict) else type(data).__name__
         raise ModelFileError(f"{source}: not a model file (no 'components' list; found {keys})")
@@ -274,7 +307,16 @@ def _bool(value) -> bool:
 
 # -- writing -------------------------------------------------------------------------------
 def models_to_dict(models: Models, path: str | PathLike | None = None) -> dict:
-    """Gammapy's dict layout (``path``: folder of the file, for template file names)."""
+    """Gammapy's dict layout (``path``: folder of the file, for template file names).
+
+    Examples
+    --------
+    >>> from skyfit.models import FoVBackgroundModel
+    >>> data = models_to_dict(Models([FoVBackgroundModel("obs")]))
+    >>> block = data["components"][0]
+    >>> block["type"], block["datasets_names"], block["spectral"]["type"]
+    ('FoVBackgroundModel', ['obs'], 'PowerLawNormSpectralModel')
+    """
     counts: dict[int, int] = {}
     for component in models:
         for par in component.parameters:
@@ -351,7 +393,17 @@ def _parameter_to_dict(par: Parameter, default: Parameter | None, link: str | No
 
 
 def models_to_yaml(models: Models, path: str | PathLike | None = None) -> str:
-    """YAML text of ``models`` with Gammapy's ``metadata`` block."""
+    """YAML text of ``models`` with Gammapy's ``metadata`` block.
+
+    Examples
+    --------
+    >>> from skyfit.models import FoVBackgroundModel
+    >>> text = models_to_yaml(Models([FoVBackgroundModel("obs")]))
+    >>> print(text.splitlines()[0:2])
+    ['components:', '-   type: FoVBackgroundModel']
+    >>> "creator: skyfit" in text
+    True
+    """
     data = models_to_dict(models, path=path)
     data["metadata"] = {
         "creator": f"skyfit {_version()}",
@@ -368,6 +420,20 @@ def write_models(models: Models, path: str | PathLike, overwrite: bool = False) 
     ------
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skyfit.models import FoVBackgroundModel
+    >>> models = Models([FoVBackgroundModel("obs")])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_models(models, Path(folder) / "models.yaml")
+    ...     try:
+    ...         write_models(models, Path(folder) / "models.yaml")
+    ...     except FileExistsError:
+    ...         print("exists")
+    ...     write_models(models, Path(folder) / "models.yaml", overwrite=True)
+    exists
     """
     path = Path(path)
     if path.exists() and not overwrite:

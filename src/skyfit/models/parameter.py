@@ -86,7 +86,13 @@ class Parameter:
         return u.Quantity(self.value, self.unit)
 
     def factor_to(self, unit: str) -> float:
-        """Multiplicative factor converting values of this parameter to ``unit``."""
+        """Multiplicative factor converting values of this parameter to ``unit``.
+
+        Examples
+        --------
+        >>> Parameter("sigma", 6.0, "arcmin").factor_to("deg")
+        0.1
+        """
         try:
             return float(u.Unit(self.unit).to(u.Unit(unit)))
         except u.UnitConversionError as exc:
@@ -96,6 +102,16 @@ class Parameter:
             ) from exc
 
     def copy(self) -> Parameter:
+        """An independent deep copy (prior and ``meta`` included).
+
+        Examples
+        --------
+        >>> p = Parameter("index", 2.0)
+        >>> q = p.copy()
+        >>> q.value = 3.0
+        >>> p.value, q.value
+        (2.0, 3.0)
+        """
         return copy.deepcopy(self)
 
 

@@ -66,6 +66,18 @@ class Prior:
         Multiplies the prior's contribution to the statistic (Gammapy's ``weight``).
     **values : float
         Prior parameters (see the class's ``default_values``).
+
+    Examples
+    --------
+    Every prior adds ``-2 * weight * logpdf`` to the fit statistic:
+
+    >>> prior = GaussianPrior(mu=2.0, sigma=0.5, weight=2)
+    >>> isinstance(prior, Prior), prior.mu
+    (True, 2.0)
+    >>> round(prior.stat(2.5) - prior.stat(2.0), 6)
+    2.0
+    >>> prior.to_dict()["parameters"][0]
+    {'name': 'mu', 'value': 2.0, 'unit': ''}
     """
 
     tag: ClassVar[str] = ""
@@ -173,6 +185,8 @@ def _f64(*values):
 class GaussianPrior(Prior):
     """Normal prior with mean ``mu`` and standard deviation ``sigma``.
 
+    Examples
+    --------
     >>> round(float(GaussianPrior.logpdf(0.0, mu=0.0, sigma=1.0)), 6)
     -0.918939
     """
@@ -192,6 +206,8 @@ class GaussianPrior(Prior):
 class UniformPrior(Prior):
     """Uniform prior on ``[min, max]``: ``-log(max - min)`` inside, ``-inf`` outside.
 
+    Examples
+    --------
     >>> float(UniformPrior.logpdf(0.5, min=0.0, max=2.0)) == -math.log(2.0)
     True
     """
@@ -210,6 +226,8 @@ class UniformPrior(Prior):
 class LogUniformPrior(Prior):
     """Log-uniform prior on ``[min, max]`` (``min > 0``): ``1 / (x log(max/min))`` inside.
 
+    Examples
+    --------
     >>> round(float(LogUniformPrior.logpdf(1.0, min=0.1, max=10.0)), 6)
     -1.52718
     """
@@ -230,6 +248,8 @@ class LogUniformPrior(Prior):
 class LogNormalPrior(Prior):
     """Log-normal prior: ``log(x)`` is normal with mean ``mu`` and width ``sigma``.
 
+    Examples
+    --------
     >>> round(float(LogNormalPrior.logpdf(1.0, mu=0.0, sigma=1.0)), 6)
     -0.918939
     """
@@ -251,6 +271,8 @@ class LogNormalPrior(Prior):
 class HalfNormalPrior(Prior):
     """Half-normal prior on ``x >= 0`` with scale ``sigma`` (``-inf`` for ``x < 0``).
 
+    Examples
+    --------
     >>> round(float(HalfNormalPrior.logpdf(0.0, sigma=1.0)), 6)
     -0.225791
     """
@@ -271,6 +293,8 @@ class HalfNormalPrior(Prior):
 class GeneralizedGaussianPrior(Prior):
     """Gammapy's generalized Gaussian: ``gennorm(beta=1/eta, loc=mu, scale=sigma*sqrt(2))``.
 
+    Examples
+    --------
     >>> round(float(GeneralizedGaussianPrior.logpdf(0.0, mu=0.0, sigma=1.0, eta=0.5)), 6)
     -0.918939
     """
@@ -390,6 +414,7 @@ class MultivariateGaussianPrior:
         return cls(data["names"], data["mean"], data["covariance"], data.get("weight", 1))
 
 
+#: Prior classes by their ``tag`` (the ``type`` of a prior entry in model YAML).
 PRIORS: dict[str, type] = {
     cls.tag: cls
     for cls in (
@@ -407,6 +432,8 @@ PRIORS: dict[str, type] = {
 def prior_from_dict(data: dict, where: str = ""):
     """Create a prior from its YAML entry (``type`` selects the class in :data:`PRIORS`).
 
+    Examples
+    --------
     >>> prior_from_dict({"type": "UniformPrior", "parameters": [{"name": "min", "value": 1},
     ...                  {"name": "max", "value": 4}], "weight": 1})
     UniformPrior(min=1, max=4, weight=1)

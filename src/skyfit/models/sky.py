@@ -20,7 +20,14 @@ __all__ = ["FoVBackgroundModel", "SkyModel", "make_name"]
 
 
 def make_name() -> str:
-    """A random 8-character name, as Gammapy gives to unnamed models."""
+    """A random 8-character name, as Gammapy gives to unnamed models.
+
+    Examples
+    --------
+    >>> name = make_name()
+    >>> len(name), name == make_name()
+    (8, False)
+    """
     while True:
         name = urlsafe_b64encode(codecs.decode(uuid4().hex, "hex")).decode()[:8]
         if name[0] != "_":
@@ -53,7 +60,17 @@ class _Component:
         return self.parameters.free_parameters
 
     def copy(self, name: str | None = None):
-        """Deep copy, optionally renamed."""
+        """Deep copy, optionally renamed.
+
+        Examples
+        --------
+        >>> from skyfit.models.spatial import PointSpatialModel
+        >>> from skyfit.models.spectral import PowerLawSpectralModel
+        >>> src = SkyModel(PointSpatialModel(), PowerLawSpectralModel(), name="src")
+        >>> twin = src.copy(name="twin")
+        >>> twin.name, twin.parameters["index"] is src.parameters["index"]
+        ('twin', False)
+        """
         new = copy.deepcopy(self)
         if name is not None:
             new.name = name

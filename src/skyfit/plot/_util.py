@@ -6,7 +6,16 @@ __all__ = ["get_ax"]
 
 
 def get_ax(ax=None, **subplot_kw):
-    """``(fig, ax)``: the given axes and its figure, or a new figure with one axes."""
+    """``(fig, ax)``: the given axes and its figure, or a new figure with one axes.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = get_ax()
+    >>> get_ax(ax) == (fig, ax)
+    True
+    >>> plt.close(fig)
+    """
     import matplotlib.pyplot as plt
 
     if ax is not None:

@@ -62,6 +62,13 @@ def spatial_model_from_tag(tag: str) -> type[SpatialModel]:
     ------
     ValueError
         If the tag is unknown; the message lists the known tags.
+
+    Examples
+    --------
+    >>> spatial_model_from_tag("gauss").__name__
+    'GaussianSpatialModel'
+    >>> spatial_model_from_tag("PointSpatialModel")(lon_0=1.0, frame="galactic")
+    PointSpatialModel(Parameters(lon_0=1 deg, lat_0=0 deg), frame='galactic')
     """
     try:
         return SPATIAL_MODELS[tag]

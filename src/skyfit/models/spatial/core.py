@@ -13,12 +13,26 @@ FRAMES = ("icrs", "galactic")
 
 
 def lon_parameter() -> Parameter:
-    """Gammapy's ``lon_0`` template: 0 deg, unbounded."""
+    """Gammapy's ``lon_0`` template: 0 deg, unbounded.
+
+    Examples
+    --------
+    >>> par = lon_parameter()
+    >>> par.name, par.value, par.unit, par.min, par.max
+    ('lon_0', 0.0, 'deg', nan, nan)
+    """
     return Parameter("lon_0", 0.0, "deg")
 
 
 def lat_parameter() -> Parameter:
-    """Gammapy's ``lat_0`` template: 0 deg, bounded to [-90, 90]."""
+    """Gammapy's ``lat_0`` template: 0 deg, bounded to [-90, 90].
+
+    Examples
+    --------
+    >>> par = lat_parameter()
+    >>> par.name, par.unit, par.min, par.max
+    ('lat_0', 'deg', -90.0, 90.0)
+    """
     return Parameter("lat_0", 0.0, "deg", min=-90.0, max=90.0)
 
 
@@ -31,6 +45,15 @@ class SpatialModel(Model):
         Frame of ``lon_0``/``lat_0`` and of the ``lon``/``lat`` passed to ``evaluate``.
     **values
         Parameter values (floats in the default unit, Quantities or Parameters).
+
+    Examples
+    --------
+    >>> from skyfit.models.spatial import GaussianSpatialModel
+    >>> model = GaussianSpatialModel(lon_0=184.56, lat_0=-5.79, sigma=0.2)
+    >>> isinstance(model, SpatialModel), model.frame, model.is_point
+    (True, 'icrs', False)
+    >>> round(model.evaluation_radius, 3)
+    1.0
     """
 
     is_point: ClassVar[bool] = False

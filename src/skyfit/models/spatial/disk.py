@@ -38,6 +38,14 @@ def elliptical_cap_solid_angle(major, minor):
     rule on 64 nodes (exponential convergence: rounding-level accuracy, also as
     :math:`e \to 1`); :math:`2\pi(1-\cos a)` for a circle. Works for numpy and PyTensor
     scalars.
+
+    Examples
+    --------
+    >>> a = np.radians(1.0)
+    >>> bool(np.isclose(elliptical_cap_solid_angle(a, a), 2 * np.pi * (1 - np.cos(a))))
+    True
+    >>> round(float(elliptical_cap_solid_angle(a, a / 2) / elliptical_cap_solid_angle(a, a)), 4)
+    0.5
     """
     major, minor = floats(major, minor)
     m = xp(major, minor)

@@ -14,12 +14,26 @@ __all__ = ["GaussianSpatialModel", "eccentricity_parameter", "phi_parameter"]
 
 
 def eccentricity_parameter() -> Parameter:
-    """Gammapy's ``e`` template: 0, in [0, 1], frozen."""
+    """Gammapy's ``e`` template: 0, in [0, 1], frozen.
+
+    Examples
+    --------
+    >>> par = eccentricity_parameter()
+    >>> par.name, par.value, (par.min, par.max), par.frozen
+    ('e', 0.0, (0.0, 1.0), True)
+    """
     return Parameter("e", 0.0, "", min=0.0, max=1.0, frozen=True)
 
 
 def phi_parameter() -> Parameter:
-    """Gammapy's ``phi`` template: 0 deg, in [-180, 180], frozen."""
+    """Gammapy's ``phi`` template: 0 deg, in [-180, 180], frozen.
+
+    Examples
+    --------
+    >>> par = phi_parameter()
+    >>> par.name, par.unit, (par.min, par.max), par.frozen
+    ('phi', 'deg', (-180.0, 180.0), True)
+    """
     return Parameter("phi", 0.0, "deg", min=-180.0, max=180.0, frozen=True)
 
 

@@ -28,6 +28,15 @@ def shell_profile(sep, r_in, r_out):
         - \sqrt{\max(r_\mathrm{in}^2 - \theta^2, 0)}\right)
 
     (sr-1; the small-angle normalisation, as in Gammapy).
+
+    Examples
+    --------
+    Brightest at the inner radius, zero outside the outer one:
+
+    >>> import numpy as np
+    >>> sep = np.radians([0.0, 0.5, 1.0, 2.0])
+    >>> shell_profile(sep, np.radians(0.5), np.radians(1.0)).round(1)
+    array([ 895.7, 1551.3,    0. ,    0. ])
     """
     sep, r_in, r_out = floats(sep, r_in, r_out)
     m = xp(sep, r_in, r_out)

@@ -43,6 +43,14 @@ def floats(*args) -> tuple:
     PyTensor turns a Python float that float32 represents exactly (``0.75``, ``1.0``)
     into a float32 constant, so ``pt.sqrt(1 - e**2)`` with ``e = 0.5`` would be computed
     in single precision; converting numeric inputs first keeps every graph in float64.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> x = pt.dscalar("x")
+    >>> one, y = floats(1, x)
+    >>> one.dtype, y is x
+    (dtype('float64'), True)
     """
     return tuple(a if is_symbolic(a) else np.asarray(a, dtype=np.float64) for a in args)
 
@@ -61,6 +69,14 @@ class SkyOffset(NamedTuple):
         Cosine and sine of the position angle of the position seen from the centre
         (east of north); at the centre itself they are 1 and 0 (position angle 0, as
         astropy's ``arctan2(0, 0)``).
+
+    Examples
+    --------
+    >>> offset = sky_offset(1.0, 0.0, 0.0, 0.0)  # 1 deg east of the centre
+    >>> isinstance(offset, SkyOffset), round(float(np.degrees(offset.sep)), 6)
+    (True, 1.0)
+    >>> float(offset.cos_pa), float(offset.sin_pa)
+    (0.0, 1.0)
     """
 
     sep: Any
@@ -95,6 +111,12 @@ def angular_separation(lon_0, lat_0, lon, lat):
     """Angular separation (rad) between two positions given in radians (Vincenty's formula).
 
     Symmetric in its two positions; gradients are finite (zero) at zero separation.
+
+    Examples
+    --------
+    >>> sep = angular_separation(0.0, 0.0, np.radians(3.0), np.radians(4.0))
+    >>> round(float(np.degrees(sep)), 4)  # a little less than 5 on the sphere
+    4.9985
     """
     m, x, y, d = _components(lon, lat, lon_0, lat_0)
     _, rho, _ = _safe_norm(m, x, y)
@@ -106,6 +128,14 @@ def position_angle(lon_0, lat_0, lon, lat):
 
     Same convention as :func:`astropy.coordinates.position_angle`, but not wrapped to
     [0, 2 pi): the result lies in (-pi, pi]. It is 0 where the two positions coincide.
+
+    Examples
+    --------
+    North, east and west of the origin:
+
+    >>> lon, lat = np.radians([0.0, 1.0, -1.0]), np.radians([1.0, 0.0, 0.0])
+    >>> np.degrees(position_angle(0.0, 0.0, lon, lat)).round(6)
+    array([  0.,  90., -90.])
     """
     m, x, y, _ = _components(lon, lat, lon_0, lat_0)
     nonzero, _, _ = _safe_norm(m, x, y)
@@ -118,6 +148,12 @@ def sky_offset(lon, lat, lon_0, lat_0) -> SkyOffset:
     Returns a :class:`SkyOffset` of separation, :math:`1-\\cos` separation and the cosine
     and sine of the position angle. Longitudes wrap naturally (only trigonometric
     functions of the longitude difference are used).
+
+    Examples
+    --------
+    >>> offset = sky_offset([0.0, 359.0], [1.0, 0.0], 0.0, 0.0)  # north; 1 deg west
+    >>> np.degrees(offset.sep).round(6), offset.sin_pa.round(6)
+    (array([1., 1.]), array([ 0., -1.]))
     """
     lon, lat, lon_0, lat_0 = floats(lon, lat, lon_0, lat_0)
     lon_r, lat_r, lon_0r, lat_0r = lon * DEG, lat * DEG, lon_0 * DEG, lat_0 * DEG
@@ -157,6 +193,16 @@ def effective_radius(major, e, phi, offset: SkyOffset):
     -------
     minor, r_eff : array or tensor
         Semi-minor axis :math:`b` and effective radius (rad).
+
+    Examples
+    --------
+    Major axis north-south (``phi = 0``): the radius is ``a`` to the north, ``b`` to the
+    east.
+
+    >>> offset = sky_offset([0.0, 1.0], [1.0, 0.0], 0.0, 0.0)
+    >>> minor, r_eff = effective_radius(np.radians(1.0), 0.8, 0.0, offset)
+    >>> round(float(np.degrees(minor)), 6), np.degrees(r_eff).round(6)
+    (0.6, array([1. , 0.6]))
     """
     major, e, phi = floats(major, e, phi)
     m = xp(major, e, phi, *offset)

@@ -28,6 +28,16 @@ def pixel_solid_angle(wcs: WCS, shape: tuple[int, int]) -> np.ndarray:
 
     Same computation as Gammapy's ``WcsGeom.solid_angle``: the pixel is split into two
     triangles whose areas are computed from their side lengths and corner angles.
+
+    Examples
+    --------
+    Pixels of 0.1 deg at the equator cover ``(0.1 deg)**2`` in sr:
+
+    >>> from skyfit.maps import WcsGeom
+    >>> geom = WcsGeom.create(skydir=(0, 0), binsz=0.1, npix=(4, 3), frame="galactic")
+    >>> omega = pixel_solid_angle(geom.wcs, (3, 4))
+    >>> omega.shape, round(float(omega[1, 2] / np.radians(0.1) ** 2), 5)
+    ((3, 4), 1.0)
     """
     ny, nx = shape
     xe, ye = np.meshgrid(np.arange(-0.5, nx), np.arange(-0.5, ny))
