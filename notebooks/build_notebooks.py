@@ -495,7 +495,7 @@ for ds in (low, high):
 | `fit.confidence(datasets, parameter)` | `fit.confidence("alpha")` |
 | `fit.stat_profile(datasets, parameter, reoptimize=True)` | `fit.minos_profile("alpha")` (`likelihood_profile` without re-optimising) |
 | `fit.stat_contour(datasets, x, y)` | `fit.minos_contour("alpha", "beta")` (`likelihood_contour` for a grid) |
-| `dataset.fake(random_seed=0)` | `dataset.fake(random_seed=0)` |
+| `dataset.fake(random_state=0)` | `dataset.fake(random_seed=0)` |
 | `dataset.plot_residuals()` | `skyfit.plot.plot_residual_maps(dataset)`, `plot_counts_spectrum(dataset)` |
 | `model.spectral_model.plot(...)`, `plot_error(...)` | `skyfit.plot.plot_spectrum(model, result)` |
 | (sampling: `gammapy.modeling.Sampler`, UltraNest) | `fit.sample(draws, chains)` (NUTS) -> ArviZ `DataTree` |

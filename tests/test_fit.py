@@ -360,6 +360,12 @@ def test_joint_fit_shares_parameters():
     assert fit.total_stat() == pytest.approx(sum(s.sum() for s in stat.values()))
     assert fit.optimize().success
     assert len(fit.likelihood.free) == 4  # index, amplitude, two norms
+    # restricting the source to one dataset changes the graph: no stale statistic
+    joint["src"].datasets_names = ["a"]
+    fresh = MapFit.from_datasets([a, b], joint).total_stat()
+    assert fit.total_stat() == pytest.approx(fresh)
+    assert fit.stat["b"].sum() == pytest.approx(
+        MapFit.from_datasets([b], Models([joint["b-bkg"]])).total_stat())
 
 
 def test_total_stat_with_values_leaves_models_unchanged(fitted):

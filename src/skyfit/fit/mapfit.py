@@ -160,7 +160,10 @@ class MapFit(ProfileMethods):
     def _structure(self) -> tuple:
         pars = tuple((id(p), p.frozen, p.value if p.frozen else None, id(p.prior))
                      for p in self._models.parameters)
-        return (pars, tuple(id(c) for c in self._models))
+        # which datasets a component applies to is structure too (a new set of sources
+        # per dataset needs a new graph)
+        return (pars, tuple((id(c), tuple(getattr(c, "datasets_names", None) or ()))
+                            for c in self._models))
 
     @property
     def likelihood(self):
