@@ -121,8 +121,12 @@ def point_true(lon0, lat0, cut: Cutout, psf: RadialSpline, exposure):
     return x * exposure[:, None, None]
 
 
-def extended_true(density, cut: Cutout, exposure, kernel=None):
+def extended_true(density, cut: Cutout, exposure, kernel=None, into=None):
     """Counts per unit flux of an extended source: ``(E, ny, nx)``.
+
+    ``into``: ``((ny, nx), (sy, sx))`` when ``cut`` is a box inside a larger cutout of
+    shape ``(ny, nx)`` (``exposure`` and ``kernel`` belong to the larger one): the
+    brightness is sampled only in the box, zero around it, then convolved.
 
     ``density`` is the surface brightness (sr-1) at the sub-pixel centres, shape
     ``(ny*k, nx*k)`` or ``(E, ny*k, nx*k)``; ``exposure`` is ``(E, ny, nx)``; ``kernel``
@@ -139,8 +143,26 @@ def extended_true(density, cut: Cutout, exposure, kernel=None):
     >>> npred.shape, round(float(npred.sum()), 6)
     ((1, 8, 10), 1.0)
     """
-    x = bin_subpixels(density * cut.solid_angle, cut.k, cut.shape) * exposure
-    return x if kernel is None else convolve(x, kernel, cut.shape)
+    x = bin_subpixels(density * cut.solid_angle, cut.k, cut.shape)
+    shape = cut.shape
+    if into is not None:
+        shape, (sy, sx) = into
+        x = _embed(x, shape, sy, sx)
+    x = x * exposure
+    return x if kernel is None else convolve(x, kernel, shape)
+
+
+def _embed(x, shape, sy, sx):
+    """``x`` (..., h, w) placed at ``[..., sy, sx]`` of zeros (..., *shape)."""
+    if xp(x).symbolic:
+        import pytensor.tensor as pt
+
+        x = pt.as_tensor_variable(x)
+        lead = [x.shape[i] for i in range(x.ndim - 2)]
+        return pt.set_subtensor(pt.zeros((*lead, *shape))[..., sy, sx], x)
+    out = np.zeros((*np.shape(x)[:-2], *shape))
+    out[..., sy, sx] = x
+    return out
 
 
 def convolve(x, kernel, shape=None):
