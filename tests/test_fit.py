@@ -224,6 +224,32 @@ def test_covariance_reuses_the_hessian_of_the_fit(fitted, monkeypatch):
     assert calls == [1]
 
 
+def test_a_source_leaving_its_planned_region_fails_and_is_replanned():
+    """A free disk is sampled only within its radius plus a margin around its start
+    position (and a point source's core finely only near its start). A fit that moves
+    it further reports failure, says why, and the next run() is planned anew and
+    converges."""
+    from skyfit.models.spatial import DiskSpatialModel
+
+    ds = synthetic_dataset(npix=(40, 40), binsz=0.05, background_rate=0.05, name="d")
+    disk = SkyModel(DiskSpatialModel(lon_0=0.0, lat_0=0.0, r_0=0.1, frame="galactic"),
+                    PowerLawSpectralModel(amplitude=3e-11, index=2.0), name="disk")
+    disk.spatial_model.parameters["r_0"].frozen = True
+    models = Models([disk, FoVBackgroundModel("d")])
+    ds.models = models
+    ds.fake(random_seed=4)
+    disk.spatial_model.parameters["lon_0"].value = 0.35  # start 0.35 deg off
+    fit = MapFit.from_datasets([ds], models)
+    first = fit.likelihood
+    result = fit.run()
+    assert not result.success and "moved beyond the region" in result.message
+    assert "disk" in result.message
+    again = fit.run()
+    assert fit.likelihood is not first
+    assert again.success, again.message
+    assert abs(disk.spatial_model.parameters["lon_0"].value) < 0.02
+
+
 def test_set_counts_changes_the_statistic_consistently():
     from skyfit.forward import Likelihood
 

@@ -393,6 +393,12 @@ class MapFit(ProfileMethods):
             message += (f"; {problem.n_nonfinite} evaluations returned NaN/inf and were "
                         "guarded")
         self._set_theta(like, theta)
+        if moved := like.out_of_reach():
+            success = False
+            message += (f"; {', '.join(moved)} moved beyond the region sampled for them "
+                        "around their start position: call optimize() or run() again (the "
+                        "fit is built anew around the new values)")
+            self._cache.clear()
         return OptimizeResult(
             success=bool(success), message=message, backend=backend, method=out.method,
             nfev=problem.nfev, total_stat=float(final), start_stat=float(start_stat),

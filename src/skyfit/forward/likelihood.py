@@ -43,6 +43,24 @@ class Likelihood:
     Frozen parameter values are compile-time constants; free ones are the input vector.
     Changing which parameters are frozen, or the value of a frozen one, needs a new
     ``Likelihood`` (``MapFit`` and ``MapDataset`` take care of that).
+
+    Examples
+    --------
+    One free parameter, the background norm, on a tiny synthetic dataset:
+
+    >>> from skyfit.datasets.synthetic import synthetic_dataset
+    >>> from skyfit.models import FoVBackgroundModel, Models
+    >>> ds = synthetic_dataset(npix=(4, 4), name="toy")
+    >>> ds.counts.data[...] = 1
+    >>> like = Likelihood([ds], Models([FoVBackgroundModel("toy")]))
+    >>> [p.name for p in like.free]
+    ['norm']
+    >>> value, grad = like.value_and_grad([2.0])  # compiles once, on first use
+    >>> bool(np.isclose(value, cash(ds.counts.data, 2 * ds.background.data).sum()))
+    True
+    >>> # d/dnorm of 2 (norm B - N ln(norm B)) summed over bins, at norm = 2: 2 B - N
+    >>> bool(np.isclose(grad[0], 2 * ds.background.data.sum() - ds.counts.data.sum()))
+    True
     """
 
     def __init__(self, datasets, models, priors: bool = True, mode: str | None = None) -> None:
@@ -118,6 +136,9 @@ class Likelihood:
                 total = graph_replace(self.total, {
                     c: pytensor.tensor.constant(c.get_value()) for c in self._counts})
                 g = pytensor.grad(total, self.theta, disconnected_inputs="ignore")
+                # a static length keeps every shape of the vectorised graph constant
+                # (the JAX backend needs that)
+                g = pytensor.tensor.specify_shape(g, (self.n_free,))
                 outs = jacobian(g, self.theta, vectorize=True)
             elif key == "npred":
                 outs = list(self.npred_vars)
@@ -179,6 +200,12 @@ class Likelihood:
             counts.set_value(_fit_counts(ds, mask))
         self.counts_version += 1
         self._fns.pop("hessian", None)
+
+    def out_of_reach(self) -> list[str]:
+        """Free sources that moved (at the models' current values) beyond the region
+        their sampling was planned for when this likelihood was built; the fit has to
+        be built again around the new values (``MapFit`` does so on its next call)."""
+        return sorted({name for p in self.predictors for name in p.out_of_reach()})
 
     def min_npred(self, theta=None) -> float:
         """Smallest predicted counts over the fitted bins of all datasets."""

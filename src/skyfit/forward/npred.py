@@ -20,6 +20,7 @@ import numpy as np
 
 from .._math import xp
 from ..models.sky import FoVBackgroundModel
+from ..models.spatial.sphere import angular_separation
 from .batch import FixedSources, spectral_fluxes
 from .radial import RadialSpline
 from .response import bilinear, extended_true, make_cutout, point_true, psf_kernel
@@ -87,6 +88,11 @@ class DatasetPredictor:
         if len(self.backgrounds) > 1:
             raise ValueError(f"dataset {dataset.name!r} has {len(self.backgrounds)} "
                              "background models; at most one is supported")
+
+    def out_of_reach(self) -> list[str]:
+        """Names of free sources that, at their models' current values, moved beyond the
+        region planned for them at the start (see :meth:`_SourcePlan.out_of_reach`)."""
+        return [s.component.name for s in self.sources if s.out_of_reach()]
 
     # -- composition -------------------------------------------------------------------
     def npred(self, value_of):
@@ -160,8 +166,11 @@ class _SourcePlan:
         if not self.spatial.is_point and self.spline is not None:
             self.kernel = psf_kernel(self.spline, pixel, psf_radius)
         self.shape_cut, self.into = self.cut, None
+        self.reach = None  # (lon, lat, radius): where a free source must stay
         if self.free_spatial and not self.spatial.is_point and not whole:
             self._shape_box(geom, lon0, lat0, frame, pixel)
+        elif self.free_spatial and self.core is not None:  # its peak stays in the core box
+            self.reach = (lon0, lat0, (CORE_RADII - 1.0) * self.spline.core_radius)
         self.fixed = None
         if not self.free_spatial:
             self.fixed = self._response({p.name: p.value for p in self.spatial.parameters})
@@ -178,8 +187,25 @@ class _SourcePlan:
             return
         (cy, cx), (by, bx) = self.cut.slices, box.slices
         self.shape_cut = box
+        self.reach = (lon0, lat0, reach + _free_margin(reach, pixel))
         self.into = (self.cut.shape, (slice(by.start - cy.start, by.stop - cy.start),
                                       slice(bx.start - cx.start, bx.stop - cx.start)))
+
+    def out_of_reach(self) -> bool:
+        """Whether the source, at its model's current values, left the region its
+        sampling was planned for at the start: a point source's peak outside its finely
+        sampled core box, an extended shape (centre offset plus radius) outside the box
+        its brightness is sampled in. The prediction stays smooth there but is
+        truncated or coarse: the fit must be planned again around the new values."""
+        if self.reach is None:
+            return False
+        lon0, lat0, radius = self.reach
+        pars = self.spatial.canonical_values()
+        d2r = np.pi / 180.0
+        moved = float(angular_separation(lon0 * d2r, lat0 * d2r, pars["lon_0"] * d2r,
+                                         pars["lat_0"] * d2r)) / d2r
+        size = 0.0 if self.spatial.is_point else _eval_radius(self.spatial)
+        return moved + size > radius
 
     # -- response per unit flux in each true-energy bin: (T, E, ny, nx) or (T, ny, nx) ---
     def _response(self, spatial_values):
