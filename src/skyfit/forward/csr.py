@@ -48,8 +48,9 @@ def csr_matvec(matrix, x):
 
     a = sparse.csr_matrix(matrix, dtype=np.float64)
     a_t = sparse.csr_matrix(a.T)
+    index = np.int32 if a.nnz < 2**31 - 1 else np.int64  # half the index traffic
     parts = [pt.constant(arr) for m in (a, a_t)
-             for arr in (m.data, m.indices.astype(np.int64), m.indptr.astype(np.int64))]
+             for arr in (m.data, m.indices.astype(index), m.indptr.astype(index))]
     return CSRMatVec()(*parts, pt.as_tensor_variable(x, dtype="float64"))
 
 
@@ -101,14 +102,14 @@ class CSRMatVec(COp):
         }}
         {{
             const double* d = (const double*)PyArray_DATA({data});
-            const npy_int64* ix = (const npy_int64*)PyArray_DATA({indices});
-            const npy_int64* ip = (const npy_int64*)PyArray_DATA({indptr});
+            const dtype_{indices}* ix = (const dtype_{indices}*)PyArray_DATA({indices});
+            const dtype_{indptr}* ip = (const dtype_{indptr}*)PyArray_DATA({indptr});
             const char* xb = (const char*)PyArray_DATA({x});
             npy_intp xs = PyArray_STRIDES({x})[0];
             double* out = (double*)PyArray_DATA({y});
             for (npy_intp r = 0; r < n_rows; ++r) {{
                 double acc = 0.0;
-                for (npy_int64 k = ip[r]; k < ip[r + 1]; ++k)
+                for (npy_intp k = ip[r]; k < ip[r + 1]; ++k)
                     acc += d[k] * *(const double*)(xb + ix[k] * xs);
                 out[r] = acc;
             }}
@@ -116,7 +117,7 @@ class CSRMatVec(COp):
         """
 
     def c_code_cache_version(self):
-        return (1,)
+        return (2,)
 
 
 _NUMBA_REGISTERED = False
