@@ -84,7 +84,7 @@ class Likelihood:
         self.predictors = [DatasetPredictor(d, models, lambda p: id(p) in index)
                            for d in self.datasets]
         self.npred_vars = [p.npred(value_of) for p in self.predictors]
-        terms = []
+        terms, lowest = [], []
         self._masks = []
         self._counts = []  # shared variables, so update_counts() needs no recompilation
         for ds, npred in zip(self.datasets, self.npred_vars, strict=True):
@@ -99,10 +99,13 @@ class Likelihood:
             # negative predictions (e.g. an unbounded amplitude) on their way; a result
             # there is caught by min_npred() (MapFit reports it as a failed fit)
             terms.append(cash(counts, mu).sum())
+            lowest.append(mu.min() if (mask is None or mask.any()) else pt.constant(np.inf))
         if self.datasets and sum(c.get_value().size for c in self._counts) == 0:
             raise ValueError("no bins to fit: every dataset is fully masked (check "
                              "mask_safe and mask_fit)")
         total = pt.add(*terms) if terms else pt.constant(0.0)
+        # the smallest fitted npred, an output of the value function (no extra compile)
+        self._min_npred = pt.min(pt.stack(lowest)) if lowest else pt.constant(np.inf)
         if priors:
             for par in self.free:
                 if par.prior is not None:
@@ -123,7 +126,7 @@ class Likelihood:
 
         if key not in self._fns:
             if key == "value":
-                outs = self.total
+                outs = [self.total, self._min_npred]
             elif key == "value_grad":
                 outs = [self.total, pytensor.grad(self.total, self.theta,
                                                disconnected_inputs="ignore")]
@@ -161,7 +164,7 @@ class Likelihood:
         return np.array([p.value for p in self.free], dtype=float)
 
     def value(self, theta=None) -> float:
-        return float(self._fn("value")(self._theta(theta)))
+        return float(self._fn("value")(self._theta(theta))[0])
 
     def value_and_grad(self, theta=None) -> tuple[float, np.ndarray]:
         value, grad = self._fn("value_grad")(self._theta(theta))
@@ -208,13 +211,9 @@ class Likelihood:
         return sorted({name for p in self.predictors for name in p.out_of_reach()})
 
     def min_npred(self, theta=None) -> float:
-        """Smallest predicted counts over the fitted bins of all datasets."""
-        out = np.inf
-        for mu, mask in zip(self.npred(theta), self._masks, strict=True):
-            mu = mu if mask is None else mu[mask]
-            if mu.size:
-                out = min(out, float(mu.min()))
-        return out
+        """Smallest predicted counts over the fitted bins of all datasets (computed with
+        the value, so checking it costs no extra compilation)."""
+        return float(self._fn("value")(self._theta(theta))[1])
 
     def npred(self, theta=None) -> list[np.ndarray]:
         return [np.asarray(x) for x in self._fn("npred")(self._theta(theta))]
