@@ -9,6 +9,7 @@ compiles value, value-and-gradient and (on first use) Hessian functions of it.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -152,8 +153,16 @@ class Likelihood:
                 from .csr import register_numba
 
                 register_numba()
-            self._fns[key] = pytensor.function([self.theta], outs, mode=self.mode,
-                                              on_unused_input="ignore")
+            with warnings.catch_warnings():
+                # the FFT ops' gradients leave shapes that PyTensor checks at run time;
+                # JAX drops such checks, with a warning of no use here
+                warnings.filterwarnings("ignore", "Skipping Assert.*shape error",
+                                        UserWarning)
+                self._fns[key] = pytensor.function([self.theta], outs, mode=self.mode,
+                                                  on_unused_input="ignore")
+            # inputs always come through _theta (contiguous float64, checked shape):
+            # skip PyTensor's per-call input validation (~5 us of a ~90 us Crab call)
+            self._fns[key].trust_input = True
         return self._fns[key]
 
     @property
@@ -229,7 +238,7 @@ class Likelihood:
     def _theta(self, theta) -> np.ndarray:
         if theta is None:
             return self.current_theta()
-        theta = np.asarray(theta, dtype=float)
+        theta = np.ascontiguousarray(theta, dtype=np.float64)
         if theta.shape != (self.n_free,):
             raise ValueError(f"expected {self.n_free} free parameter values, got shape "
                              f"{theta.shape}")
