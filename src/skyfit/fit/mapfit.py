@@ -284,7 +284,7 @@ class MapFit(ProfileMethods):
         if scale is None:
             scale = self._scale_at(theta)
             if scale is None:
-                scale, _ = auto_scale(like, theta)
+                scale = auto_scale(like, theta)
         return FitProblem(like, theta, scale)
 
     def _hessian_at(self, like, theta) -> np.ndarray | None:
@@ -360,7 +360,7 @@ class MapFit(ProfileMethods):
             if par.value < par.min or par.value > par.max:
                 raise ValueError(f"start value {par.value:g} of {name!r} is outside its "
                                  f"bounds [{par.min:g}, {par.max:g}]")
-        problem = self._problem(like, theta0, auto_scale(like, theta0)[0])
+        problem = self._problem(like, theta0, auto_scale(like, theta0))
         start_stat = problem.fcn(np.zeros(like.n_free))
         if problem.n_nonfinite:
             raise ValueError("the statistic is not finite at the start values "
@@ -461,7 +461,7 @@ class MapFit(ProfileMethods):
             result = CovarianceResult(lap.success, lap.message, backend, "laplace", names,
                                       lap.matrix, hess, lap.eigenvalues, lap.degenerate)
         else:
-            problem = self._problem(like, theta, auto_scale(like, theta)[0])
+            problem = self._problem(like, theta, auto_scale(like, theta))
             cov, m = minuit_backend.hesse(problem, np.zeros(like.n_free), names=names)
             ok = cov is not None and bool(m.fmin is None or not m.fmin.hesse_failed)
             matrix = (cov * np.outer(problem.scale, problem.scale) if cov is not None
