@@ -30,3 +30,31 @@ def gc_dir() -> Path:
 
 # Tests compile many small graphs: the Python VM compiles them in a fraction of the time.
 os.environ.setdefault("SKYFIT_PYTENSOR_MODE", "FAST_COMPILE")
+
+
+@pytest.fixture
+def cli_inputs(tmp_path):
+    """A small dataset file ``cli.fits`` (no IRFs: DL4 files of synthetic data hold maps
+    only) and ``models.yaml`` (point source, frozen position; index, amplitude and the
+    background norm free) in ``tmp_path``; returns ``(fits path, models path)``."""
+    import numpy as np
+
+    from skyfit.datasets.synthetic import synthetic_dataset
+    from skyfit.models import FoVBackgroundModel, Models, SkyModel
+    from skyfit.models.spatial import PointSpatialModel
+    from skyfit.models.spectral import PowerLawSpectralModel
+
+    edges = np.geomspace(0.1, 10, 7)
+    ds = synthetic_dataset(npix=(12, 12), binsz=0.05, background_rate=0.5, name="cli",
+                           energy_edges=edges, energy_true_edges=edges)
+    ds.psf = ds.edisp = None
+    spatial = PointSpatialModel(lon_0=0.0, lat_0=0.0, frame="galactic")
+    for par in spatial.parameters:
+        par.frozen = True
+    models = Models([SkyModel(spatial, PowerLawSpectralModel(amplitude=2e-12), name="src"),
+                     FoVBackgroundModel("cli")])
+    ds.models = models
+    ds.fake(random_seed=0)
+    ds.write(tmp_path / "cli.fits")
+    models.write(tmp_path / "models.yaml")
+    return tmp_path / "cli.fits", tmp_path / "models.yaml"

@@ -10,10 +10,15 @@ mean ``N / S``, variance ``N / S**2`` (the truncation at the range ends is < 1e-
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import signal
 import subprocess
 import sys
+import threading
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -277,6 +282,95 @@ def test_nutpie_is_optional(conjugate, monkeypatch):
     assert idata.posterior["amplitude"].shape == (1, 10)
 
 
+def interrupt_nutpie_after(monkeypatch, draws: int, sigint: bool = True) -> None:
+    """Press Ctrl-C while nutpie samples, once every chain has ``draws`` posterior draws.
+
+    nutpie's ``wait`` first pauses the sampler and reads its trace until then; then a
+    thread sends SIGINT while the real ``wait`` blocks and the sampler runs again (nutpie
+    turns it into KeyboardInterrupt), or, with ``sigint=False``, ``wait`` raises
+    KeyboardInterrupt itself (no extra draws: fast tests with few draws to process).
+    """
+    background = importlib.import_module("nutpie.sample")._BackgroundSampler
+    original = background.wait
+
+    def wait(self, *, timeout=None):
+        for _ in range(2_000):
+            self.pause()
+            with warnings.catch_warnings():  # ArviZ: fewer draws than chains at the start
+                warnings.simplefilter("ignore")
+                post = self.inspect().posterior
+            if post.sizes["draw"] >= draws and all(
+                    np.isfinite(v.values[:, :draws]).all() for v in post.data_vars.values()):
+                break
+            self.resume()
+            time.sleep(0.001)
+        if not sigint:
+            raise KeyboardInterrupt
+        main = threading.main_thread().ident
+        threading.Timer(0.02, signal.pthread_kill, (main, signal.SIGINT)).start()
+        return original(self, timeout=timeout)
+
+    monkeypatch.setattr(background, "wait", wait)
+
+
+def test_keyboard_interrupt_keeps_nutpie_draws(conjugate, monkeypatch):
+    """Ctrl-C during nutpie sampling (the default sampler) returns the draws made so far,
+    flagged, with their log-likelihood (before this, nothing said the run was cut short
+    and chains came back NaN-padded)."""
+    pytest.importorskip("nutpie")
+    ds, models = conjugate
+    interrupt_nutpie_after(monkeypatch, 25)
+    asked = 1_000_000  # cannot finish before the interrupt
+    with pytest.warns(UserWarning, match=rf"sampling interrupted \(KeyboardInterrupt\): "
+                      rf"kept \d+ draws x 2 chains of the {asked} x 2 asked"):
+        idata = bayes.sample([ds], models, draws=asked, tune=50, chains=2, cores=2,
+                             sampler="nutpie", random_seed=1, progressbar=False)
+    post = idata.posterior
+    assert post.attrs["interrupted"] is True
+    assert post.sizes["chain"] == 2 and 25 <= post.sizes["draw"] < asked
+    assert np.all(np.isfinite(post["amplitude"].values)) and np.all(post["amplitude"] > 0)
+    assert idata.sample_stats.sizes["draw"] == post.sizes["draw"]
+    assert idata.log_likelihood["conj"].shape[:2] == (2, post.sizes["draw"])
+
+
+def test_complete_draws_keeps_every_chain_with_draws():
+    """After an abort, chains end at different draws (NaN-padded): every chain with draws
+    is kept (r_hat still sees a slow chain), cut to the shortest; chains still tuning are
+    dropped; None when every chain was tuning."""
+    import xarray as xr
+
+    from skyfit.bayes._nutpie import complete_draws
+
+    stats = np.arange(18.0).reshape(3, 6)
+
+    def trace(x):
+        return xr.DataTree.from_dict({
+            "posterior": xr.Dataset({"x": (("chain", "draw", "k"), x)}),
+            "sample_stats": xr.Dataset({"s": (("chain", "draw"), stats)})})
+
+    x = np.full((3, 6, 2), np.nan)
+    x[0, :6], x[1, :2], x[2, :5] = 1.0, 2.0, 3.0
+    kept = complete_draws(trace(x))
+    assert kept.posterior["x"].shape == (3, 2, 2)
+    np.testing.assert_array_equal(kept.posterior["x"][:, 0, 0], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(kept.sample_stats["s"], stats[:, :2])
+    x[1] = np.nan  # chain 1 still tuning: dropped, the others cut to 5 draws
+    kept = complete_draws(trace(x))
+    assert kept.posterior["x"].shape == (2, 5, 2)
+    np.testing.assert_array_equal(kept.posterior["chain"], [0, 1])
+    np.testing.assert_array_equal(kept.sample_stats["s"], stats[[0, 2], :5])
+    x[:] = np.nan
+    assert complete_draws(trace(x)) is None
+
+
+def test_complete_run_is_not_flagged(conjugate):
+    pytest.importorskip("nutpie")
+    ds, models = conjugate
+    idata = _sample(ds, models, draws=20, tune=20, sampler="nutpie")
+    assert idata.posterior.attrs["interrupted"] is False
+    assert idata.posterior.sizes["draw"] == 20
+
+
 def test_fit_path_does_not_import_sampling_or_plotting():
     code = ("import sys, skyfit, skyfit.forward, skyfit.models, skyfit.datasets\n"
             "try:\n    import skyfit.fit\nexcept ImportError:\n    pass\n"
@@ -350,7 +444,8 @@ def test_report_writes_markdown_figures_and_warnings(conjugate, tmp_path):
         assert f"(report_{key}.png)" in text
 
 
-def test_cli_sample_end_to_end(tmp_path, capsys):
+def _cli_files(tmp_path):
+    """A dataset FITS file and a models YAML with priors (amplitude and norm free)."""
     ds = synthetic_dataset(name="cli", background_rate=2.0,
                            **{**SMALL, "energy_true_edges": SMALL["energy_edges"]})
     ds.psf = ds.edisp = None  # the analytic IRFs have no DL4 file layout
@@ -365,6 +460,10 @@ def test_cli_sample_end_to_end(tmp_path, capsys):
     models.parameter("amplitude").prior = LogUniformPrior(min=1e-14, max=1e-9)
     models.parameter("norm").prior = UniformPrior(min=0.2, max=5)
     models.write(tmp_path / "models.yaml")
+
+
+def test_cli_sample_end_to_end(tmp_path, capsys):
+    _cli_files(tmp_path)
     code = bayes.cli_sample([str(tmp_path / "cli.fits"), "--models",
                              str(tmp_path / "models.yaml"), "--draws", "40", "--tune", "40",
                              "--chains", "2", "--sampler", "pymc", "--seed", "1",
@@ -373,3 +472,27 @@ def test_cli_sample_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "MAP in" in out and "report:" in out
     assert "## Posterior (NUTS) and Laplace" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_cli_sample_interrupted_saves_the_draws(tmp_path, capsys, monkeypatch):
+    """Ctrl-C during ``skyfit sample`` (nutpie): the report and the samples are written
+    from the draws made, the output says so, the exit code is 130."""
+    pytest.importorskip("nutpie")
+    import xarray as xr
+
+    _cli_files(tmp_path)
+    interrupt_nutpie_after(monkeypatch, 30, sigint=False)
+    code = bayes.cli_sample([str(tmp_path / "cli.fits"), "--models",
+                             str(tmp_path / "models.yaml"), "--draws", "1000000", "--tune",
+                             "40", "--chains", "2", "--sampler", "nutpie", "--seed", "1",
+                             "--no-progress", "--report", str(tmp_path / "r" / "report.md")])
+    assert code == 130
+    out = capsys.readouterr().out
+    assert "INTERRUPTED: kept " in out and "of the 1000000 x 2 asked" in out
+    saved = tmp_path / "r" / "report_samples.zarr"
+    assert f"samples (interrupted run): {saved}" in out
+    idata = xr.open_datatree(saved, engine="zarr")
+    kept = idata.posterior.sizes["draw"]
+    assert 30 <= kept < 1_000_000 and bool(idata.posterior.attrs["interrupted"])
+    assert np.isfinite(idata.posterior["amplitude"].values).all()
+    assert f"only {kept} draws x 2 chains were kept" in (tmp_path / "r" / "report.md").read_text()

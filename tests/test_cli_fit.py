@@ -1,6 +1,8 @@
-"""``skyfit fit`` and the sub-command help texts."""
+"""``skyfit fit``, ``skyfit info`` and the help texts of every sub-command."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -11,17 +13,26 @@ from skyfit.models import FoVBackgroundModel, Models, SkyModel
 from skyfit.models.spatial import PointSpatialModel
 from skyfit.models.spectral import PowerLawSpectralModel
 
+COMMANDS = ["demo", "simulate", "fit", "profile", "contour", "sample", "info"]
 
-@pytest.mark.parametrize("argv", [["--help"], ["fit", "--help"], ["demo", "--help"],
-                                  ["info", "--help"]])
+
+@pytest.mark.parametrize("argv", [["--help"], *([c, "--help"] for c in COMMANDS)])
 def test_help_has_examples(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 0
-    assert "skyfit" in capsys.readouterr().out.lower()
-    if argv != ["--help"]:
-        main_help = capsys.readouterr().out
-        assert "example" in main_help.lower() or main_help == ""
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: skyfit {argv[0] if len(argv) == 2 else ''}".rstrip())
+    assert "example" in out.lower() and re.search(r"\n +skyfit [a-z]", out)  # a command line
+
+
+def test_main_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    listed = out[out.index("positional arguments"):out.index("options:")]
+    for command in COMMANDS:
+        assert f"\n    {command} " in listed, command
 
 
 def test_fit_command_writes_models_and_covariance(tmp_path, capsys):

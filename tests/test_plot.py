@@ -282,12 +282,13 @@ def test_minos_contour_points(fitted):
 
 
 def test_demo_plots_written_and_never_overwritten(fitted, tmp_path, capsys):
-    from skyfit.cli import _demo_plot_files, _demo_plots, main
+    from skyfit.cli import main
+    from skyfit.cli.demo import plot_files_in, write_plots
 
     fit, result, interval = fitted
     folder = tmp_path / "plots"
-    files = _demo_plot_files(str(folder))
-    _demo_plots(fit, result, interval, files, "src.index")
+    files = plot_files_in(str(folder))
+    write_plots(fit, result, interval, files, "src.index")
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["demo_profile_point-index.png", "demo_residual_maps.png",
                      "demo_spectrum.png"]

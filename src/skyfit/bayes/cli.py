@@ -13,7 +13,10 @@ drawn for comparison in the report.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -69,13 +72,26 @@ def cli_sample(argv: list[str] | None = None) -> int:
 
     Examples
     --------
+    On the command line, with the Crab data of ``../shared/data/fermi-3fhl-crab``:
     ``skyfit sample Fermi-LAT-3FHL_data_Fermi-LAT.fits --name Fermi-LAT
-    --models Fermi-LAT-3FHL_models_priors.yaml --report crab/report.md``
+    --models Fermi-LAT-3FHL_models_priors.yaml --report crab/report.md``. The options:
+
+    >>> try:
+    ...     cli_sample(["--help"])
+    ... except SystemExit as exc:
+    ...     print("exit code", exc.code)
+    usage: skyfit sample ...--models MODELS...
+    exit code 0
     """
     parser = argparse.ArgumentParser(
-        prog="skyfit sample",
+        prog="skyfit sample", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Sample the posterior of a model file's free parameters on DL4 datasets "
-                    "with NUTS (from the MAP), and write a diagnostics report.")
+                    "with NUTS (from the MAP), and write a diagnostics report. Ctrl-C while "
+                    "drawing keeps the draws made so far: the report and the samples are "
+                    "written from them (the samples beside the report without --output).",
+        epilog="examples:\n  skyfit sample data.fits --name Fermi-LAT --models "
+               "models_priors.yaml --report crab/report.md\n  skyfit sample datasets.yaml "
+               "--models models.yaml --draws 500 --chains 2 --seed 1 --output samples.nc")
     parser.add_argument("datasets", nargs="+",
                         help="DL4 dataset FITS files, or one Gammapy datasets YAML file")
     parser.add_argument("--models", required=True, help="Gammapy model YAML (with priors)")
@@ -98,34 +114,55 @@ def cli_sample(argv: list[str] | None = None) -> int:
     from .report import report
     from .sampling import laplace, sample
 
-    if len(args.datasets) == 1 and args.datasets[0].endswith((".yaml", ".yml")):
-        datasets = read_datasets(args.datasets[0])
-    else:
-        names = args.name or [None] * len(args.datasets)
-        if len(names) != len(args.datasets):
-            parser.error("give --name once per dataset file, or not at all")
-        datasets = [read_dataset(p, name=n) for p, n in zip(args.datasets, names,
-                                                            strict=True)]
-    models = Models.read(args.models)
+    names = args.name or [None] * len(args.datasets)
+    if len(names) != len(args.datasets):
+        parser.error("give --name once per dataset file, or not at all")
+    try:  # a bad input file: one line naming it, exit code 2 (as the other sub-commands)
+        if len(args.datasets) == 1 and args.datasets[0].endswith((".yaml", ".yml")):
+            datasets = read_datasets(args.datasets[0])
+        else:
+            datasets = [read_dataset(p, name=n) for p, n in zip(args.datasets, names,
+                                                                strict=True)]
+        models = Models.read(args.models)
+    except (OSError, ValueError) as exc:
+        print(f"skyfit sample: {exc}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     theta, cov, names = map_estimate(datasets, models)
     print(f"MAP in {time.perf_counter() - t0:.1f} s: "
           + ", ".join(f"{n} = {v:.5g} +- {e:.2g}"
                       for n, v, e in zip(names, theta, np.sqrt(np.diag(cov)), strict=True)))
     t0 = time.perf_counter()
-    idata = sample(datasets, models, start=theta, draws=args.draws, tune=args.tune,
-                   chains=args.chains, sampler=args.sampler, random_seed=args.seed,
-                   progressbar=not args.no_progress, posterior_predictive=True)
-    print(f"sampled in {time.perf_counter() - t0:.1f} s (compilation included)")
+    try:
+        with warnings.catch_warnings():  # said below, in the report and on exit
+            warnings.filterwarnings("ignore", "sampling interrupted", UserWarning)
+            idata = sample(datasets, models, start=theta, draws=args.draws, tune=args.tune,
+                           chains=args.chains, sampler=args.sampler, random_seed=args.seed,
+                           progressbar=not args.no_progress, posterior_predictive=True)
+    except KeyboardInterrupt as exc:  # before any draw was kept (during tuning)
+        print(f"skyfit sample: interrupted, nothing written ({exc or 'KeyboardInterrupt'})",
+              file=sys.stderr)
+        return 130
+    interrupted = bool(idata.posterior.attrs.get("interrupted"))
+    kept = idata.posterior.sizes
+    print(f"sampled in {time.perf_counter() - t0:.1f} s (compilation included)"
+          + (f"; INTERRUPTED: kept {kept['draw']} draws x {kept['chain']} chains of the "
+             f"{args.draws} x {args.chains} asked" if interrupted else ""))
     lap = laplace(datasets, models, mean=theta, cov=cov, names=names,
-                  draws=args.draws * args.chains, random_seed=args.seed)
+                  draws=kept["draw"] * kept["chain"], random_seed=args.seed)
     path = report(idata, args.report, laplace=lap)
     print(f"report: {path}")
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        if args.output.endswith(".zarr"):
-            idata.to_zarr(args.output, mode="w")
+    output = args.output
+    if output is None and interrupted:  # keep what was drawn, in a format installed here
+        suffix = ".zarr" if importlib.util.find_spec("zarr") else ".nc"
+        output = str(Path(path).with_name(f"{Path(path).stem}_samples{suffix}"))
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        if output.endswith(".zarr"):
+            # format 2 keeps consolidated metadata: xr.open_datatree(output, engine="zarr")
+            # reads it back without warnings (zarr 3 warns on consolidated format 3)
+            idata.to_zarr(output, mode="w", zarr_format=2)
         else:
-            idata.to_netcdf(args.output)
-        print(f"samples: {args.output}")
-    return 0
+            idata.to_netcdf(output)
+        print(f"samples{' (interrupted run)' if interrupted else ''}: {output}")
+    return 130 if interrupted else 0  # 130: the shell's code for a run stopped by Ctrl-C

@@ -28,7 +28,21 @@ __all__ = ["BayesModel", "MissingPriorError", "build_model", "model_layout", "pa
 
 
 class MissingPriorError(ValueError):
-    """Free parameters that have neither a prior nor finite bounds."""
+    """Free parameters that have neither a prior nor finite bounds.
+
+    Examples
+    --------
+    >>> from skyfit.datasets.synthetic import synthetic_dataset
+    >>> from skyfit.models import FoVBackgroundModel
+    >>> ds = synthetic_dataset(npix=(4, 4), energy_edges=[0.1, 1, 10],
+    ...                        energy_true_edges=[0.05, 0.5, 5, 20])
+    >>> models = Models([FoVBackgroundModel("synthetic")])
+    >>> try:
+    ...     build_model([ds], models)  # the norm has no prior and no bounds
+    ... except MissingPriorError as exc:
+    ...     print(exc)  # doctest: +ELLIPSIS
+    sampling needs a prior for every free parameter; ...: ['synthetic-bkg.norm']. ...
+    """
 
 
 @dataclass
@@ -57,6 +71,21 @@ class BayesModel:
         Flat indices (into the ``(energy, lat, lon)`` cube) of the fitted bins per dataset.
     counts : list of ndarray
         Observed counts in those bins.
+
+    Examples
+    --------
+    Made by :func:`build_model`, or without the PyMC model by :func:`model_layout`:
+
+    >>> from skyfit.datasets.synthetic import synthetic_dataset
+    >>> from skyfit.models import FoVBackgroundModel
+    >>> ds = synthetic_dataset(npix=(4, 4), energy_edges=[0.1, 1, 10],
+    ...                        energy_true_edges=[0.05, 0.5, 5, 20])
+    >>> models = Models([FoVBackgroundModel("synthetic")])
+    >>> bm = model_layout([ds], models)
+    >>> isinstance(bm, BayesModel), bm.names, bm.qualified, bm.observed
+    (True, ['norm'], ['synthetic-bkg.norm'], ['synthetic'])
+    >>> bm.start_dict({"synthetic-bkg.norm": 2.0})
+    {'norm': 2.0}
     """
 
     model: object
@@ -189,6 +218,19 @@ def model_layout(datasets, models, *, mode: str | None = None) -> BayesModel:
 
     Everything :func:`build_model` needs except the priors check: the forward graph, the
     names, the fitted bins and counts. Used for Laplace draws, which need no priors.
+
+    Examples
+    --------
+    >>> from skyfit.datasets.synthetic import synthetic_dataset
+    >>> from skyfit.models import FoVBackgroundModel
+    >>> ds = synthetic_dataset(npix=(4, 4), energy_edges=[0.1, 1, 10],
+    ...                        energy_true_edges=[0.05, 0.5, 5, 20])
+    >>> models = Models([FoVBackgroundModel("synthetic")])
+    >>> layout = model_layout([ds], models)
+    >>> layout.model is None, layout.supports  # no prior, no bounds: no support
+    (True, [None])
+    >>> layout.bins[0].shape, layout.counts[0].dtype  # 2 energies x 4 x 4 pixels
+    ((32,), dtype('int64'))
     """
     if not isinstance(models, Models):
         models = Models(models)

@@ -48,6 +48,10 @@ def diagnostics(idata: xr.DataTree, *, rhat_max: float = RHAT_MAX,
     out = {"summary": summary, "divergences": None, "bfmi": None,
            "max_tree_depth_hits": None, "mean_tree_depth": None, "warnings": []}
     warn = out["warnings"]
+    if idata.posterior.attrs.get("interrupted"):
+        kept = idata.posterior.sizes
+        warn.append(f"sampling was interrupted (Ctrl-C): only {kept['draw']} draws x "
+                    f"{kept['chain']} chains were kept; every check covers only them.")
     for name, row in summary.iterrows():
         if not row["r_hat"] <= rhat_max:
             warn.append(f"{name}: r_hat = {row['r_hat']:.3f} > {rhat_max}: the chains "
@@ -175,7 +179,8 @@ def _figures(idata, laplace, path: Path, pair_max: int) -> list[tuple[str, str]]
 
     names = list(idata.posterior.data_vars)
     save(azp.plot_trace_dist(idata, backend="matplotlib"), "trace", "Trace and density")
-    save(azp.plot_rank(idata, backend="matplotlib"), "rank", "Rank plots")
+    if idata.posterior.sizes["chain"] > 1:  # ranks compare chains (e.g. one kept by Ctrl-C)
+        save(azp.plot_rank(idata, backend="matplotlib"), "rank", "Rank plots")
     if 1 < len(names) <= pair_max:
         save(azp.plot_pair(idata, backend="matplotlib"), "pair", "Pair plot")
     if "sample_stats" in idata.children and "energy" in idata.sample_stats:

@@ -68,16 +68,30 @@ def sample(datasets, models, *, start=None, draws: int = 1000, tune: int = 1000,
     **kwargs
         Passed to :func:`pymc.sample` (e.g. ``cores``, ``target_accept`` for PyMC,
         ``nuts={...}`` for external samplers, ``compile_kwargs={"mode": ...}``; the
-        default is PyTensor's default mode, numba). nutpie adapts a low-rank mass matrix
-        by default (``nuts={"adaptation": "low_rank"}``), which learns parameter
-        correlations; for PyMC, ``init="jitter+adapt_full"`` does that (with
-        ``tune >= 1000``; PyMC's default is diagonal).
+        default is PyTensor's default mode, numba); for nutpie, ``cores``, ``nuts`` and
+        ``compile_kwargs`` only, as :func:`pymc.sample` takes them. nutpie adapts a
+        low-rank mass matrix by default (``nuts={"adaptation": "low_rank"}``), which
+        learns parameter correlations; for PyMC, ``init="jitter+adapt_full"`` does that
+        (with ``tune >= 1000``; PyMC's default is diagonal).
 
     Returns
     -------
     xarray.DataTree
         ``posterior``, ``sample_stats``, ``log_likelihood``, ``observed_data`` and
         optionally ``posterior_predictive`` (see the module docstring).
+        ``posterior.attrs["interrupted"]`` says whether the run was cut short.
+
+    Notes
+    -----
+    Ctrl-C (``KeyboardInterrupt``) while drawing returns the draws made so far, with
+    ``posterior.attrs["interrupted"] = True`` and a warning saying how many were kept:
+    nutpie runs in the background and is aborted, and every chain with draws is kept, cut
+    to the shortest (chains still tuning are dropped); PyMC's own sampler stops its
+    chains and keeps the ``chains x draws`` rectangle with the most draws (it may drop
+    short chains). An interrupt during tuning (nothing kept), during compilation or
+    while the log-likelihood is computed propagates. numpyro and blackjax run each chain
+    as one compiled JAX loop: an interrupt loses the run (the ``KeyboardInterrupt`` says
+    so).
 
     Examples
     --------
@@ -89,35 +103,70 @@ def sample(datasets, models, *, start=None, draws: int = 1000, tune: int = 1000,
     >>> models = Models([FoVBackgroundModel("synthetic")])
     >>> models.parameter("norm").min, models.parameter("norm").max = 0.01, 1e4
     >>> idata = sample([ds], models, draws=50, tune=50, chains=1, sampler="pymc",
-    ...                random_seed=1, progressbar=False)  # doctest: +SKIP
-    >>> list(idata.posterior.data_vars)  # doctest: +SKIP
-    ['norm']
+    ...                random_seed=1, progressbar=False, cores=1,
+    ...                compile_kwargs={"mode": "FAST_COMPILE"})  # quick to compile
+    >>> list(idata.posterior.data_vars), idata.posterior["norm"].shape
+    (['norm'], (1, 50))
+    >>> ratio = ds.counts.data.sum() / ds.background.data.sum()  # the best-fit norm
+    >>> bool(abs(idata.posterior["norm"].mean() / ratio - 1) < 0.1)
+    True
     """
     import pymc as pm
 
     sampler = resolve_sampler(sampler)
+    if sampler in ("numpyro", "blackjax"):  # they compile the graph with JAX
+        from ..forward import jax_ops  # noqa: F401  (JAX versions of skyfit's ops)
     bm = build_model(datasets, models)
     initvals = bm.start_dict(start)
     kwargs.setdefault("cores", max(1, min(chains, os.cpu_count() or 1)))
-    if sampler == "nutpie":
-        kwargs["nuts"] = {**NUTPIE_DEFAULTS, **kwargs.get("nuts", {})}
     # PyTensor's default mode (numba) unless compile_kwargs={"mode": ...}: sampling
     # evaluates the graph thousands of times, $SKYFIT_PYTENSOR_MODE is for one-off use
     compile_kwargs = kwargs.pop("compile_kwargs", {})
     mode = compile_kwargs.get("mode")
-    with bm.model, warnings.catch_warnings():
-        if "adapt_full" in str(kwargs.get("init", "")):  # asked for: no need to warn
-            warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental",
-                                    UserWarning)
-        idata = pm.sample(draws, tune=tune, chains=chains, random_seed=random_seed,
-                          progressbar=progressbar, initvals=initvals, nuts_sampler=sampler,
-                          compile_kwargs=compile_kwargs, **kwargs)
+    if sampler == "nutpie":
+        from ._nutpie import sample_nutpie
+
+        cores, nuts = kwargs.pop("cores"), {**NUTPIE_DEFAULTS, **kwargs.pop("nuts", {})}
+        if kwargs:
+            raise TypeError(f"unexpected keyword arguments for nutpie: {sorted(kwargs)}; "
+                            "pass sampler options in nuts={...}")
+        idata, interrupted = sample_nutpie(
+            bm.model, initvals, draws=draws, tune=tune, chains=chains, cores=cores,
+            random_seed=random_seed, progressbar=progressbar, compile_kwargs=compile_kwargs,
+            nuts=nuts)
+    else:
+        with bm.model, warnings.catch_warnings():
+            if "adapt_full" in str(kwargs.get("init", "")):  # asked for: no need to warn
+                warnings.filterwarnings("ignore", "QuadPotentialFullAdapt is an experimental",
+                                        UserWarning)
+            try:
+                idata = pm.sample(draws, tune=tune, chains=chains, random_seed=random_seed,
+                                  progressbar=progressbar, initvals=initvals,
+                                  nuts_sampler=sampler, compile_kwargs=compile_kwargs,
+                                  **kwargs)
+            except KeyboardInterrupt as exc:
+                if sampler == "pymc":
+                    raise
+                raise KeyboardInterrupt(
+                    f"sampling with {sampler} interrupted: it runs each chain as one "
+                    "compiled JAX loop and cannot return partial draws; sampler='nutpie' or "
+                    "'pymc' keep the draws made before Ctrl-C") from exc
+        # PyMC returns what was drawn before Ctrl-C: fewer draws, or fewer chains
+        interrupted = (idata.posterior.sizes["draw"] < draws
+                       or idata.posterior.sizes["chain"] < chains)
+    with bm.model:
         idata = pm.compute_log_likelihood(
             idata, model=bm.model, progressbar=False,
             compile_kwargs={"mode": mode} if mode else None)
     for group in ("constant_data",):  # empty groups PyMC adds
         if group in idata.children and not idata[group].data_vars:
             del idata[group]
+    idata.posterior.attrs["interrupted"] = interrupted
+    if interrupted:
+        kept = idata.posterior.sizes
+        warnings.warn(f"sampling interrupted (KeyboardInterrupt): kept {kept['draw']} draws "
+                      f"x {kept['chain']} chains of the {draws} x {chains} asked "
+                      "(posterior.attrs['interrupted'] is True)", UserWarning, stacklevel=2)
     return _finish(idata, bm, posterior_predictive, random_seed)
 
 

@@ -52,6 +52,14 @@ class Support:
     loc, scale : float
         Location and width of the prior (used for the affine map of unbounded parameters,
         and to place the unbounded ends of half-open ones).
+
+    Examples
+    --------
+    >>> support = Support(0.0, 1.0)
+    >>> support.kind, support.inside(0.0), support.inside(0.5)  # a MAP on a bound moves in
+    ('interval', 1e-06, 0.5)
+    >>> Support(lo=0.0).kind, Support().kind
+    ('lower', 'affine')
     """
 
     lo: float = -math.inf
@@ -208,7 +216,14 @@ class SupportTransform(Transform):
 def to_unconstrained(support: Support, x: float) -> float:
     """Numeric ``y(x)`` (for start points), after moving ``x`` inside the support.
 
+    Examples
+    --------
+    The middle of an interval maps to 0 (``sigmoid(0) = 1/2``), ``lo + 1`` of a half-open
+    support too (``lo + exp(0)``):
+
     >>> round(to_unconstrained(Support(1.0, 4.0), 2.5), 12)
+    0.0
+    >>> round(to_unconstrained(Support(lo=0.0), 1.0), 12)
     0.0
     """
     return float(SupportTransform(support).forward(support.inside(float(x))))
