@@ -123,6 +123,8 @@ def sample(datasets, models, *, start=None, draws: int = 1000, tune: int = 1000,
     # evaluates the graph thousands of times, $SKYFIT_PYTENSOR_MODE is for one-off use
     compile_kwargs = kwargs.pop("compile_kwargs", {})
     mode = compile_kwargs.get("mode")
+    if mode is None and sampler in ("numpyro", "blackjax"):
+        mode = "JAX"  # the pointwise log-likelihood as well (no numba compile)
     if sampler == "nutpie":
         from ._nutpie import sample_nutpie
 
