@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from .npred import DatasetPredictor
-from .stat import cash
+from .stat import TRUNCATION_VALUE, cash
 
 __all__ = ["Likelihood"]
 
@@ -87,21 +87,27 @@ class Likelihood:
         self.npred_vars = [p.npred(value_of) for p in self.predictors]
         terms, lowest = [], []
         self._masks = []
-        self._counts = []  # shared variables, so update_counts() needs no recompilation
+        # the counts enter as shared variables, so update_counts() needs no recompilation:
+        # per dataset the nonzero fitted counts and their positions among the fitted bins
+        self._counts = []
+        n_fitted = 0
         for ds, npred in zip(self.datasets, self.npred_vars, strict=True):
             mask = _mask(ds)
             self._masks.append(mask)
-            counts = pytensor.shared(_fit_counts(ds, mask), name=f"counts[{ds.name}]")
-            self._counts.append(counts)
+            counts, where = _nonzero_counts(ds, mask)
+            n_nz = pytensor.shared(counts, name=f"counts[{ds.name}]")
+            where = pytensor.shared(where, name=f"nonzero[{ds.name}]")
+            self._counts.append((n_nz, where))
             mu = pt.as_tensor_variable(npred).ravel()
-            if mask is not None:
-                mu = mu[np.flatnonzero(mask)]
-            # npred is floored at 1e-25 inside cash, as Gammapy does: optimisers may cross
-            # negative predictions (e.g. an unbounded amplitude) on their way; a result
-            # there is caught by min_npred() (MapFit reports it as a failed fit)
-            terms.append(cash(counts, mu).sum())
-            lowest.append(mu.min() if (mask is None or mask.any()) else pt.constant(np.inf))
-        if self.datasets and sum(c.get_value().size for c in self._counts) == 0:
+            fitted = None if mask is None else mask.ravel()
+            n_fitted += ds.counts.data.size if fitted is None else int(fitted.sum())
+            # npred is floored at 1e-25, as in Gammapy: optimisers may cross negative
+            # predictions (e.g. an unbounded amplitude) on their way; a result there is
+            # caught by min_npred() (MapFit reports it as a failed fit)
+            terms.append(_cash_sum(mu, fitted, n_nz, where))
+            lowest.append(mu.min() if fitted is None else
+                          pt.switch(fitted, mu, np.inf).min())
+        if self.datasets and n_fitted == 0:
             raise ValueError("no bins to fit: every dataset is fully masked (check "
                              "mask_safe and mask_fit)")
         total = pt.add(*terms) if terms else pt.constant(0.0)
@@ -138,7 +144,8 @@ class Likelihood:
                 # counts as constants here: with the shared variables the vectorised
                 # Jacobian of the gradient needs an order of magnitude more memory
                 total = graph_replace(self.total, {
-                    c: pytensor.tensor.constant(c.get_value()) for c in self._counts})
+                    c: pytensor.tensor.constant(c.get_value())
+                    for pair in self._counts for c in pair})
                 g = pytensor.grad(total, self.theta, disconnected_inputs="ignore")
                 # a static length keeps every shape of the vectorised graph constant
                 # (the JAX backend needs that)
@@ -208,8 +215,9 @@ class Likelihood:
         of building a new ``Likelihood``; nothing is recompiled (except the exact Hessian
         of ``hessian(exact=True)``, rebuilt on its next use).
         """
-        for ds, mask, counts in zip(self.datasets, self._masks, self._counts, strict=True):
-            counts.set_value(_fit_counts(ds, mask))
+        for ds, mask, pair in zip(self.datasets, self._masks, self._counts, strict=True):
+            for shared, value in zip(pair, _nonzero_counts(ds, mask), strict=True):
+                shared.set_value(value)
         self.counts_version += 1
         self._fns.pop("hessian", None)
 
@@ -274,9 +282,30 @@ def _unique(pars):
     return out
 
 
-def _fit_counts(dataset, mask) -> np.ndarray:
+def _nonzero_counts(dataset, mask) -> tuple[np.ndarray, np.ndarray]:
+    """The nonzero fitted counts and their flat indices in the dataset's npred."""
     counts = np.asarray(dataset.counts.data, float).ravel()
-    return counts if mask is None else counts[np.flatnonzero(mask)]
+    fitted = counts > 0 if mask is None else (counts > 0) & mask.ravel()
+    where = np.flatnonzero(fitted)
+    return counts[where], where.astype(np.int64)
+
+
+def _cash_sum(mu, fitted, n_nonzero, where):
+    r"""Total Cash statistic :math:`2 \sum_i (\mu_i - n_i \ln \mu_i)` over the fitted bins,
+    with the logarithm taken only where :math:`n_i > 0`.
+
+    ``mu``: the flat npred; ``fitted``: boolean mask of the fitted bins (None: all);
+    ``n_nonzero``, ``where``: the nonzero fitted counts and their flat indices. Equal to
+    ``cash(n, mu)[fitted].sum()`` (same 1e-25 floor on ``mu``), but gamma-ray counts
+    cubes are mostly empty (7 % of the Fermi-LAT Crab bins and 4 % of the Galactic-centre
+    bins have counts): the logarithm was most of an evaluation, and the mask is a
+    multiplication fused with the sum instead of a copy of the fitted bins.
+    """
+    import pytensor.tensor as pt
+
+    floored = pt.maximum(mu, TRUNCATION_VALUE)
+    total = floored.sum() if fitted is None else (floored * fitted).sum()
+    return 2.0 * (total - (n_nonzero * pt.log(floored[where])).sum())
 
 
 def _mask(dataset):
