@@ -8,13 +8,18 @@ power-law spectrum over a background whose norm is fitted), fits each with ``Map
 * the mean and width of the pulls ``(fit - truth) / error`` with the Laplace error
   (expected 0 +- 0.1 and 1 +- 0.1),
 
-with their statistical uncertainties. The likelihood is compiled once; each realisation
-only replaces the counts (``MapFit.set_counts``). Every fit starts from the same
-perturbed values (index 2.0, amplitude x0.7, norm 1.1), not from the truth.
+with their statistical uncertainties. This is :class:`skyfit.study.CoverageStudy` with its
+default :class:`~skyfit.study.SyntheticSource` (24 x 24 pixels of 0.05 deg, index 2.2):
+the likelihood is compiled once (per worker), each realisation only replaces the counts,
+and every fit starts from the same perturbed values (index 2.0, amplitude x0.7, norm
+1.1), not from the truth. Realisation ``i`` is drawn from ``replication_rng(seed, i)``, so
+the numbers do not depend on ``--workers``.
 
-Run from the repository root::
+Run from the repository root (serially, or on a local Dask cluster / a scheduler)::
 
     OMP_NUM_THREADS=1 .venv/bin/python validation/calibration.py --n 500
+    OMP_NUM_THREADS=1 .venv/bin/python validation/calibration.py --n 1000 --workers 2
+    .venv/bin/python validation/calibration.py --n 5000 --address tcp://scheduler:8786
 
 Exit status 0 when all three criteria hold, 1 otherwise.
 """
@@ -22,66 +27,24 @@ Exit status 0 when all three criteria hold, 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
-import numpy as np
 
-TRUTH = {"src.index": 2.2, "src.amplitude": 1e-12, "sim-bkg.norm": 1.0}
-START = {"src.index": 2.0, "src.amplitude": 0.7e-12, "sim-bkg.norm": 1.1}
+def run(n: int, seed: int, mode: str | None, workers: int | None = None,
+        address: str | None = None, out: str | None = None) -> dict:
+    from skyfit.study import CoverageStudy, SyntheticSource, run_serial, run_study
 
-
-def setup(mode: str | None):
-    from skyfit.datasets.synthetic import synthetic_dataset
-    from skyfit.fit import MapFit
-    from skyfit.models import FoVBackgroundModel, Models, SkyModel
-    from skyfit.models.spatial import PointSpatialModel
-    from skyfit.models.spectral import PowerLawSpectralModel
-
-    ds = synthetic_dataset(npix=(24, 24), binsz=0.05, background_rate=0.05, name="sim")
-    spatial = PointSpatialModel(lon_0=0.02, lat_0=-0.03, frame="galactic")
-    for par in spatial.parameters:
-        par.frozen = True
-    models = Models([SkyModel(spatial, PowerLawSpectralModel(), name="src"),
-                     FoVBackgroundModel("sim")])
-    for name, value in TRUTH.items():
-        models.parameter(name).value = value
-    ds.models = models
-    npred = ds.npred()
-    return MapFit.from_datasets([ds], models, mode=mode), npred
-
-
-def run(n: int, seed: int, mode: str | None) -> dict:
-    fit, npred = setup(mode)
-    rng = np.random.default_rng(seed)
-    t0 = time.perf_counter()
-    fit.likelihood.value_and_grad()
-    compile_s = time.perf_counter() - t0
-    index = fit.models.parameter("src.index")
-    rows, failed = [], 0
-    t0 = time.perf_counter()
-    for _ in range(n):
-        fit.set_counts(rng.poisson(npred))
-        for name, value in START.items():
-            fit.models.parameter(name).value = value
-        result = fit.run()
-        ci = fit.confidence("src.index")
-        if not (result.success and ci["success"]):
-            failed += 1
-            continue
-        rows.append((index.value, index.error, ci["errp"], ci["errn"]))
-    wall = time.perf_counter() - t0
-    value, error, errp, errn = np.array(rows).T
-    truth = TRUTH["src.index"]
-    covered = (value - errn <= truth) & (truth <= value + errp)
-    pulls = (value - truth) / error
-    k = len(rows)
-    return {"n": n, "used": k, "failed": failed, "compile_s": compile_s, "wall_s": wall,
-            "coverage": covered.mean(), "coverage_err": np.sqrt(0.68 * 0.32 / k),
-            "pull_mean": pulls.mean(), "pull_mean_err": pulls.std(ddof=1) / np.sqrt(k),
-            "pull_width": pulls.std(ddof=1), "pull_width_err": pulls.std(ddof=1)
-            / np.sqrt(2 * (k - 1)), "mean_error": error.mean(),
-            "mean_asymmetry": (errp / errn).mean()}
+    study = CoverageStudy(n=n, seed=seed, source=SyntheticSource(mode=mode))
+    if workers or address:
+        table = run_study(study, n_workers=workers, address=address)
+    else:
+        table = run_serial(study)
+    if out:
+        table.write(out, overwrite=True)
+    summary = study.summary(table)
+    summary.update(truth=study.source.index, setup_s=table.meta["setup_s"],
+                   wall_s=table.meta["wall_s"], n_workers=table.meta["n_workers"])
+    return summary
 
 
 def main() -> int:
@@ -90,17 +53,25 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=500, help="simulated datasets (default 500)")
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--mode", default=None, help="PyTensor mode (default CVM)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="run on a local Dask cluster of this many processes")
+    parser.add_argument("--address", default=None, help="run on this Dask scheduler")
+    parser.add_argument("--out", default=None, help="write the table (e.g. rows.ecsv)")
     args = parser.parse_args()
-    out = run(args.n, args.seed, args.mode)
+    out = run(args.n, args.seed, args.mode, args.workers, args.address, args.out)
     checks = {
         "coverage 0.68 +- 0.03": abs(out["coverage"] - 0.68) <= 0.03,
         "pull mean 0 +- 0.1": abs(out["pull_mean"]) <= 0.1,
         "pull width 1 +- 0.1": abs(out["pull_width"] - 1) <= 0.1,
     }
-    print(f"{out['n']} datasets ({out['failed']} fits failed and were left out); compile "
-          f"{out['compile_s']:.1f} s, fits {out['wall_s']:.1f} s "
-          f"({1e3 * out['wall_s'] / out['n']:.0f} ms per dataset: run + MINOS)")
-    print(f"index truth {TRUTH['src.index']}, mean Laplace error {out['mean_error']:.4f}, "
+    where = (f"{out['n_workers']} Dask workers; setup + compile {out['setup_s']:.1f} s "
+             "summed over workers" if out["n_workers"] else
+             f"serial; setup + compile {out['setup_s']:.1f} s")
+    print(f"{out['n']} datasets ({out['failed']} fits failed and were left out), {where}, "
+          "wall "
+          f"{out['wall_s']:.1f} s ({1e3 * out['wall_s'] / out['n']:.0f} ms per dataset: "
+          "run + MINOS)")
+    print(f"index truth {out['truth']}, mean Laplace error {out['mean_error']:.4f}, "
           f"mean errp/errn {out['mean_asymmetry']:.3f}")
     print(f"MINOS 68 % coverage: {out['coverage']:.3f} +- {out['coverage_err']:.3f}")
     print(f"pull mean:  {out['pull_mean']:+.3f} +- {out['pull_mean_err']:.3f}")
