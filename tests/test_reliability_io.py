@@ -87,7 +87,8 @@ def test_model_file_given_as_dataset_and_back(tmp_path, crab_copy):
         read_models(crab_copy)
     with pytest.raises(FileFormatError, match=r"not a datasets YAML file.*read_dataset"):
         read_datasets(crab_copy)
-    with pytest.raises(FileFormatError, match=r"expected a mapping with a 'datasets' list"):
+    with pytest.raises(FileFormatError, match=r"a mapping with a 'datasets' list: this is a "
+                       r"models file .* give the dataset FITS or datasets YAML first"):
         read_datasets(models)
     datasets_yaml = shared_path("fermi-3fhl-crab", "Fermi-LAT-3FHL_datasets.yaml")
     with pytest.raises(ModelFileError, match=r"not a model file \(no 'components' list; "
@@ -240,7 +241,7 @@ def test_counts_nan_in_file(tmp_path, crab_copy):
 
 # -- datasets YAML ----------------------------------------------------------------------------
 @pytest.mark.parametrize("text, match", [
-    ("", "expected a mapping with a 'datasets' list"),
+    ("", "expected a datasets YAML, a mapping with a 'datasets' list"),
     ("datasets: [abc]\n", "dataset 0 must be a mapping"),
     ("datasets: [{name: a, type: SpectrumDataset, filename: a.fits}]\n",
      "type 'SpectrumDataset'; only MapDataset"),

@@ -192,7 +192,12 @@ def read_datasets(path: str | Path) -> list[MapDataset]:
         raise FileFormatError(f"{path}: not a datasets YAML file ({type(exc).__name__}: "
                               f"{exc}); a FITS dataset is read with read_dataset") from None
     if not isinstance(content, dict) or not isinstance(content.get("datasets"), list):
-        raise FileFormatError(f"{path}: expected a mapping with a 'datasets' list")
+        hint = ""
+        if isinstance(content, dict) and "components" in content:
+            hint = (": this is a models file (it has 'components'); give the dataset FITS "
+                    "or datasets YAML first and the models YAML second")
+        raise FileFormatError(f"{path}: expected a datasets YAML, a mapping with a "
+                              f"'datasets' list{hint}")
     names = [e.get("name") for e in content["datasets"] if isinstance(e, dict) and e.get("name")]
     if len(set(names)) != len(names):
         raise FileFormatError(f"{path}: dataset names must be unique (models refer to "
