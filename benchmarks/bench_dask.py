@@ -54,7 +54,7 @@ def run(study, workers: int, chunk: int | None) -> dict:
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         client.wait_for_workers(workers)
         start = time.perf_counter() - t0

@@ -16,17 +16,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import cloudpickle
 import numpy as np
 import pytest
 
-distributed = pytest.importorskip("distributed")
-
-from skyfit.datasets import write_dataset  # noqa: E402
-from skyfit.irf import EDispKernelMap  # noqa: E402
-from skyfit.maps import Map  # noqa: E402
-from skyfit.maps.region import RegionGeom  # noqa: E402
-from skyfit.study import (  # noqa: E402
+from skyfit.datasets import write_dataset
+from skyfit.irf import EDispKernelMap
+from skyfit.maps import Map
+from skyfit.maps.region import RegionGeom
+from skyfit.study import (
     CoverageStudy,
     Study,
     SurveyStudy,
@@ -40,15 +37,16 @@ from skyfit.study import (  # noqa: E402
 SOURCE = SyntheticSource(npix=(8, 8), background_rate=2.0)
 STUDY = CoverageStudy(n=8, seed=7, source=SOURCE)
 
-# the test module is not importable on the workers: ship its classes by value
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
 
 @pytest.fixture(scope="module")
 def client():
-    """Two single-threaded worker processes, closed (workers first) after the module."""
+    """Two single-threaded worker processes, closed after the module's tests."""
+    distributed = pytest.importorskip("distributed")
+    cloudpickle = pytest.importorskip("cloudpickle")  # a dependency of distributed
+    # the test module is not importable on the workers: ship its classes by value
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         yield client
 

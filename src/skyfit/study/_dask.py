@@ -62,7 +62,7 @@ def open_client(client=None, address: str | None = None, n_workers: int | None =
             yield client
         return
     options = {"n_workers": n_workers or default_workers(), "threads_per_worker": 1,
-               "processes": True, "dashboard_address": None}
+               "processes": True, "dashboard_address": ":0"}
     options.update(cluster_options or {})
     with distributed.LocalCluster(**options) as cluster, distributed.Client(cluster) as client:
         yield client

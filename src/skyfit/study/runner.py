@@ -200,7 +200,7 @@ def run_study(study, tasks: Iterable | None = None, *, client=None, address: str
     >>> from skyfit.study import CoverageStudy, SyntheticSource
     >>> study = CoverageStudy(n=4, source=SyntheticSource(npix=(8, 8), background_rate=2.0))
     >>> with Client(processes=False, n_workers=1, threads_per_worker=1,
-    ...             dashboard_address=None) as client:
+    ...             dashboard_address=":0") as client:
     ...     table = run_study(study, client=client, chunk=2)
     >>> len(table), table.meta["n_chunks"]
     (4, 2)
