@@ -8,10 +8,7 @@ import numpy as np
 import pytest
 
 from skyfit.cli import main
-from skyfit.datasets.synthetic import synthetic_dataset
-from skyfit.models import FoVBackgroundModel, Models, SkyModel
-from skyfit.models.spatial import PointSpatialModel
-from skyfit.models.spectral import PowerLawSpectralModel
+from skyfit.models import Models
 
 COMMANDS = ["demo", "simulate", "fit", "profile", "contour", "sample", "info"]
 
@@ -35,23 +32,13 @@ def test_main_help_lists_every_command(capsys):
         assert f"\n    {command} " in listed, command
 
 
-def test_fit_command_writes_models_and_covariance(tmp_path, capsys):
-    edges = np.geomspace(0.1, 10, 7)  # no IRF objects: DL4 files hold maps only here
-    ds = synthetic_dataset(npix=(12, 12), binsz=0.05, background_rate=0.5, name="cli",
-                           energy_edges=edges, energy_true_edges=edges)
-    ds.psf = ds.edisp = None
-    spatial = PointSpatialModel(lon_0=0.0, lat_0=0.0, frame="galactic")
-    for par in spatial.parameters:
-        par.frozen = True
-    models = Models([SkyModel(spatial, PowerLawSpectralModel(amplitude=2e-12), name="src"),
-                     FoVBackgroundModel("cli")])
-    ds.models = models
-    ds.fake(random_seed=0)
-    ds.write(tmp_path / "cli.fits")
-    models.parameter("index").value = 2.5
-    models.write(tmp_path / "models.yaml")
+def test_fit_command_writes_models_and_covariance(cli_inputs, tmp_path, capsys):
+    fits, models_path = cli_inputs
+    models = Models.read(models_path)
+    models.parameter("index").value = 2.5  # start away from the truth (2.0)
+    models.write(models_path, overwrite=True)
     out = tmp_path / "out"
-    argv = [str(tmp_path / "cli.fits"), str(tmp_path / "models.yaml"), "--output", str(out),
+    argv = [str(fits), str(models_path), "--output", str(out),
             "--name", "cli", "--minos", "src.index"]
     assert main(["fit", *argv]) == 0
     text = capsys.readouterr().out
