@@ -156,10 +156,6 @@ class Likelihood:
             else:  # pragma: no cover
                 raise KeyError(key)
             _register_backend(self.mode)
-            if "NUMBA" in str(self.mode).upper():
-                from .csr import register_numba
-
-                register_numba()
             with warnings.catch_warnings():
                 # the FFT ops' gradients leave shapes that PyTensor checks at run time;
                 # JAX drops such checks, with a warning of no use here
@@ -254,16 +250,19 @@ class Likelihood:
 
 
 def _register_backend(mode) -> None:
-    """Register skyfit's JAX translations of its ops when ``mode`` compiles through JAX.
-
-    Imports :mod:`skyfit.forward.jax_ops` (and so JAX) only then: other modes never
-    import JAX.
+    """Register skyfit's translations of its ops for the backend ``mode`` compiles with:
+    JAX (imports :mod:`skyfit.forward.jax_ops`, and so JAX) or Numba
+    (:func:`~skyfit.forward.csr.register_numba`). Other modes import neither.
     """
     from pytensor.compile.mode import get_mode
-    from pytensor.link.jax.linker import JAXLinker
 
-    if isinstance(get_mode(mode).linker, JAXLinker):
+    linker = type(get_mode(mode).linker).__name__
+    if linker == "JAXLinker":
         from . import jax_ops  # noqa: F401
+    elif linker == "NumbaLinker":
+        from .csr import register_numba
+
+        register_numba()
 
 
 def _model_parameters(model):

@@ -237,12 +237,9 @@ class _SourcePlan:
             pars = self.spatial.smoothed(pars, 3.0 * pixel / self.shape_cut.k)
         return self.spatial.evaluate(self.shape_cut.lon, self.shape_cut.lat, **pars)
 
-    def npred(self, value_of, flux=None):
+    def npred(self, value_of, flux):
         """Predicted counts in the cutout; ``flux``: the (T,) bin integrals of the
-        spectrum (cm-2 s-1), computed here if not given."""
-        if flux is None:
-            edges = self.pred.t_axis.edges_in("TeV")
-            flux = spectral_fluxes([self.spectral], edges, value_of)[0]
+        spectrum (cm-2 s-1), computed for all sources at once by the predictor."""
         if self.fixed is not None:
             resp = self.fixed
         else:
