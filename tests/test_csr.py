@@ -7,7 +7,8 @@ from scipy import sparse
 pytensor = pytest.importorskip("pytensor")
 pt = pytensor.tensor
 
-from skyfit.forward.csr import csr_matvec, register_numba  # noqa: E402
+from skyfit.forward.csr import csr_matvec  # noqa: E402
+from skyfit.forward.numba_ops import register_numba  # noqa: E402
 
 RNG = np.random.default_rng(3)
 MATRICES = {

@@ -184,7 +184,7 @@ def build_model(datasets, models, *, mode: str | None = None,
     import pytensor.tensor as pt
     from pytensor.graph.replace import graph_replace
 
-    from ..forward.csr import register_numba
+    from ..forward.numba_ops import register_numba
 
     register_numba()  # PyMC and nutpie compile the graph with Numba
     bm = model_layout(datasets, models, mode=mode)

@@ -157,12 +157,12 @@ class MapDataset:
         >>> bool(np.allclose(ds.stat_array(), 2 * ds.npred()))
         True
         """
-        from ..forward import cash
+        from ..forward.stat import cash, has_negative
 
         npred = self.npred()
         mask = self.mask
         inside = npred if mask is None else npred[mask]
-        if inside.size and inside.min() < 0:
+        if has_negative(inside):
             raise ValueError(
                 f"dataset {self.name!r}: the models predict negative counts in "
                 f"{int((inside < 0).sum())} bins (min {inside.min():.4g}); a negative "
@@ -208,12 +208,14 @@ class MapDataset:
         (True, True)
         """
         rng = np.random.default_rng(random_seed)
+        from ..forward.stat import has_negative
+
         npred = self.npred()
-        if npred.min() < 0:
+        if has_negative(npred):
             raise ValueError(f"dataset {self.name!r}: cannot simulate counts, the models "
                              f"predict negative counts (min {npred.min():.4g}); bound "
                              "amplitudes and norms with min=0")
-        counts = rng.poisson(npred).astype(self.counts.data.dtype, copy=False)
+        counts = rng.poisson(np.maximum(npred, 0.0)).astype(self.counts.data.dtype, copy=False)
         self.counts = Map(self.counts.geom, counts, self.counts.unit)
 
     @property

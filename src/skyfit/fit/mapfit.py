@@ -385,7 +385,7 @@ class MapFit(ProfileMethods):
         if not np.isfinite(final):
             theta, final, success = theta0, start_stat, False
             message += "; the end point has a non-finite statistic: start values restored"
-        elif (lowest := like.min_npred(theta)) < 0:
+        elif like.may_be_negative(theta) and (lowest := like.min_npred(theta)) < 0:
             success = False
             message += (f"; the models predict negative counts ({lowest:.3g}) in fitted bins "
                         "at the end point: bound the amplitudes (e.g. min=0)")

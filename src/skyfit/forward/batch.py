@@ -106,7 +106,7 @@ class FixedSources:
     >>> sources = FixedSources([plan], shape=(2, 3, 3))
     >>> sources.matrix.shape, sources.matrix.nnz
     ((18, 2), 8)
-    >>> npred = sources.add_to(np.zeros(18), [1.0, 10.0, 100.0], lambda par: par.value)
+    >>> npred = sources.npred([1.0, 10.0, 100.0], lambda par: par.value)
     >>> (npred.reshape(2, 3, 3)[:, 0] / 1e-12).round(3)
     array([[0.  , 0.9 , 0.9 ],
            [0.  , 0.09, 0.09]])
@@ -136,13 +136,17 @@ class FixedSources:
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(n_e * ny_map * nx_map, len(plans) * n_t))
 
-    def add_to(self, flat, edges, value_of):
-        """``flat`` (E*ny*nx,) plus the counts of all these sources (numpy or PyTensor)."""
-        flux = spectral_fluxes(self.spectral, edges, value_of)  # (S, T)
-        if xp(flat, flux).symbolic:
-            import pytensor.tensor as pt
-
+    def npred(self, edges, value_of):
+        """The counts of all these sources, flat ``(E*ny*nx,)`` (numpy or PyTensor)."""
+        flux = self.fluxes(edges, value_of)
+        if xp(flux).symbolic:
             from .csr import csr_matvec
 
-            return flat + csr_matvec(self.matrix, pt.as_tensor_variable(flux).flatten())
-        return flat + self.matrix @ np.asarray(flux).ravel()
+            return csr_matvec(self.matrix, flux)
+        return self.matrix @ flux
+
+    def fluxes(self, edges, value_of):
+        """The ``(S * T,)`` bin integrals of all spectra, the vector ``A`` multiplies."""
+        flux = spectral_fluxes(self.spectral, edges, value_of)  # (S, T)
+        m = xp(flux)
+        return m.asarray(flux).flatten() if m.symbolic else np.asarray(flux).ravel()

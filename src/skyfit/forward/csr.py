@@ -17,7 +17,7 @@ from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.link.c.op import COp
 
-__all__ = ["CSRMatVec", "csr_matvec", "register_numba"]
+__all__ = ["CSRMatVec", "csr_arrays", "csr_matvec"]
 
 
 def csr_matvec(matrix, x):
@@ -44,14 +44,27 @@ def csr_matvec(matrix, x):
     >>> [v.tolist() for v in f(np.array([1.0, 1.0, 1.0]))]
     [[3.0, 3.0], [1.0, 3.0, 2.0]]
     """
+    parts = [pt.constant(arr) for arr in csr_arrays(matrix)]
+    return CSRMatVec()(*parts, pt.as_tensor_variable(x, dtype="float64"))
+
+
+def csr_arrays(matrix) -> list[np.ndarray]:
+    """The six inputs :class:`CSRMatVec` takes for ``matrix``: ``data``, ``indices``,
+    ``indptr`` of ``matrix`` and of its transpose, in CSR form (float64; int32 indices
+    where they fit, half the index traffic).
+
+    Examples
+    --------
+    >>> [a.tolist() for a in csr_arrays(np.array([[1.0, 0.0], [2.0, 3.0]]))]
+    [[1.0, 2.0, 3.0], [0, 0, 1], [0, 1, 3], [1.0, 2.0, 3.0], [0, 1, 1], [0, 2, 3]]
+    """
     from scipy import sparse
 
     a = sparse.csr_matrix(matrix, dtype=np.float64)
     a_t = sparse.csr_matrix(a.T)
-    index = np.int32 if a.nnz < 2**31 - 1 else np.int64  # half the index traffic
-    parts = [pt.constant(arr) for m in (a, a_t)
-             for arr in (m.data, m.indices.astype(index), m.indptr.astype(index))]
-    return CSRMatVec()(*parts, pt.as_tensor_variable(x, dtype="float64"))
+    index = np.int32 if a.nnz < 2**31 - 1 else np.int64
+    return [arr for m in (a, a_t)
+            for arr in (m.data, m.indices.astype(index), m.indptr.astype(index))]
 
 
 class CSRMatVec(COp):
@@ -118,41 +131,3 @@ class CSRMatVec(COp):
 
     def c_code_cache_version(self):
         return (2,)
-
-
-_NUMBA_REGISTERED = False
-
-
-def register_numba() -> None:
-    """Give :class:`CSRMatVec` a Numba implementation (PyTensor's ``NUMBA`` mode, used by
-    PyMC and nutpie).
-
-    Called by the code paths that compile with Numba; not at import, because importing
-    PyTensor's Numba dispatch takes about a second.
-
-    Examples
-    --------
-    >>> register_numba()
-    >>> register_numba()  # idempotent
-    """
-    global _NUMBA_REGISTERED
-    if _NUMBA_REGISTERED:
-        return
-    from pytensor.link.numba.dispatch import basic as numba_basic
-
-    @numba_basic.register_funcify_default_op_cache_key(CSRMatVec)
-    def _numba_csr_matvec(op, node, **kwargs):
-        @numba_basic.numba_njit
-        def csr_matvec_numba(data, indices, indptr, data_t, indices_t, indptr_t, x):
-            n_rows = indptr.size - 1
-            out = np.empty(n_rows)
-            for r in range(n_rows):
-                acc = 0.0
-                for k in range(indptr[r], indptr[r + 1]):
-                    acc += data[k] * x[indices[k]]
-                out[r] = acc
-            return out
-
-        return csr_matvec_numba, 1
-
-    _NUMBA_REGISTERED = True

@@ -2,13 +2,11 @@
 
 PyTensor's JAX backend (``mode="JAX"``) translates each op of a graph to a JAX function
 through ``pytensor.link.jax.dispatch.jax_funcify``. Three ops of the forward model have
-none (PyTensor 3.3's FFT ops, and skyfit's own sparse product); this module registers
-them:
+none (skyfit's own convolution and sparse product); this module registers them:
 
-* ``RFFTOp`` and ``IRFFTOp`` (:mod:`pytensor.tensor.fft`, the PSF convolution of
-  extended sources in :func:`skyfit.forward.response.convolve`): ``jnp.fft.rfftn`` and
-  ``irfftn`` over all axes but the first, with the transform size taken from the graph,
-  where it is a constant;
+* :class:`skyfit.forward.fftconv.FFTConvolve` (the PSF convolution of extended
+  sources, :func:`skyfit.forward.response.convolve`) and its adjoint: ``jnp.fft.rfft2``
+  and ``irfft2`` with the transform size of the op;
 * :class:`skyfit.forward.csr.CSRMatVec` (the constant sparse response of fixed sources,
   :mod:`skyfit.forward.batch`): a gather and a sorted ``segment_sum`` over the CSR rows.
   Its gradient is the same op on the transpose, so value, gradient and Hessian all run
@@ -36,14 +34,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytensor
-from pytensor.compile.mode import Mode
 from pytensor.graph.basic import Constant
-from pytensor.graph.traversal import graph_inputs
 from pytensor.link.jax.dispatch import jax_funcify
-from pytensor.tensor.fft import IRFFTOp, RFFTOp
 
 from .csr import CSRMatVec
+from .fftconv import FFTConvolve
 
 __all__ = ["ensure_x64"]
 
@@ -70,63 +65,46 @@ def ensure_x64() -> bool:
     return True
 
 
-def _constant(variable, what: str) -> np.ndarray:
-    """The value of an input computed from constants only (JAX needs some inputs static).
+@jax_funcify.register(FFTConvolve)
+def _jax_fft_convolve(op, node, **kwargs):
+    s, y0, x0 = (op.fy, op.fx), op.y0, op.x0
 
-    In a plain graph such an input is a ``Constant``; in a vectorised one
-    (``jacobian(..., vectorize=True)``) ``Blockwise`` hands its core op a view of it
-    (``Squeeze(ExpandDims(constant))``), evaluated here once.
-    """
-    if isinstance(variable, Constant):
-        return np.asarray(variable.data)
-    if not all(isinstance(v, Constant) for v in graph_inputs([variable])):
-        raise NotImplementedError(f"JAX {what} needs a constant input; got {variable}, "
-                                  "which depends on the inputs of the graph")
-    return np.asarray(pytensor.function([], variable, mode=Mode(linker="py",
-                                                                 optimizer=None))())
+    def fft_convolve(x, spec):
+        ny, nx = x.shape[-2:]
+        if not op.adjoint:
+            full = jnp.fft.irfft2(jnp.fft.rfft2(x, s=s) * spec, s=s)
+            return full[..., y0:y0 + ny, x0:x0 + nx]
+        padded = jnp.zeros((*x.shape[:-2], *s), x.dtype).at[
+            ..., y0:y0 + ny, x0:x0 + nx].set(x)
+        return jnp.fft.irfft2(jnp.fft.rfft2(padded) * jnp.conj(spec), s=s)[..., :ny, :nx]
 
-
-def _static(variable, what: str) -> tuple[int, ...]:
-    """A constant integer vector input as a tuple (FFT sizes)."""
-    return tuple(int(v) for v in _constant(variable, what).ravel())
-
-
-@jax_funcify.register(RFFTOp)
-def _jax_rfft(op, node, **kwargs):
-    shape = _static(node.inputs[1], "rfft")
-    axes = tuple(range(1, 1 + len(shape)))
-
-    def rfft(a, _s):
-        f = jnp.fft.rfftn(a, s=shape, axes=axes)
-        return jnp.stack([f.real, f.imag], axis=-1)
-
-    return rfft
-
-
-@jax_funcify.register(IRFFTOp)
-def _jax_irfft(op, node, **kwargs):
-    shape = _static(node.inputs[1], "irfft")
-    axes = tuple(range(1, 1 + len(shape)))
-    scale = float(np.prod(shape))  # IRFFTOp is unnormalised (numpy's irfftn times n)
-
-    def irfft(a, _s):
-        return jnp.fft.irfftn(a[..., 0] + 1j * a[..., 1], s=shape, axes=axes) * scale
-
-    return irfft
+    return fft_convolve
 
 
 @jax_funcify.register(CSRMatVec)
 def _jax_csr_matvec(op, node, **kwargs):
-    data, indices, indptr = (_constant(v, "CSRMatVec") for v in node.inputs[:3])
-    n_rows = indptr.size - 1
-    rows = jnp.asarray(np.repeat(np.arange(n_rows), np.diff(indptr)))
-    data, indices = jnp.asarray(data), jnp.asarray(indices)
+    if all(isinstance(v, Constant) for v in node.inputs[:3]):  # rows computed once
+        data, indices, indptr = (np.asarray(v.data) for v in node.inputs[:3])
+        n_rows = indptr.size - 1
+        rows = jnp.asarray(np.repeat(np.arange(n_rows), np.diff(indptr)))
+        data, indices = jnp.asarray(data), jnp.asarray(indices)
 
-    def csr_matvec(*inputs):
+        def csr_matvec(*inputs):
+            return jax.ops.segment_sum(data * inputs[-1][indices], rows,
+                                       num_segments=n_rows, indices_are_sorted=True)
+
+        return csr_matvec
+
+    def csr_matvec_inputs(data, indices, indptr, *inputs):
+        # the matrix as inputs (rows of the bins with counts: shared variables); shapes
+        # are static while JAX traces, so the row of each entry is made here
+        n_rows = indptr.shape[0] - 1
+        rows = jnp.repeat(jnp.arange(n_rows), jnp.diff(indptr),
+                          total_repeat_length=data.shape[0])
         return jax.ops.segment_sum(data * inputs[-1][indices], rows, num_segments=n_rows,
                                    indices_are_sorted=True)
 
-    return csr_matvec
+    return csr_matvec_inputs
 
 
 ensure_x64()

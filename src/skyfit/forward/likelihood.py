@@ -3,16 +3,22 @@
 ``Likelihood(datasets, models)`` builds, once, the graph from the vector of free
 parameter values (in each parameter's own unit, in ``models.parameters`` order) to the
 total statistic ``sum_datasets sum_bins cash(n, npred) + sum_priors -2 w ln p``, and
-compiles value, value-and-gradient and (on first use) Hessian functions of it.
+compiles value, value-and-gradient and (on first use) Hessian functions of it. The
+statistic is computed without the npred cubes (:mod:`skyfit.forward.fitted`: sums over
+the fitted bins and values at the bins with counts); ``npred_vars`` builds the cubes
+for ``npred()``, the Bayesian model, and the statistic where a background factor or a
+spectral bin integral is negative (there Gammapy's floor on npred needs the cube).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from functools import partial
 
 import numpy as np
 
+from .fitted import FittedBins
 from .npred import DatasetPredictor
 from .stat import TRUNCATION_VALUE, cash
 
@@ -84,35 +90,34 @@ class Likelihood:
 
         self.predictors = [DatasetPredictor(d, models, lambda p: id(p) in index)
                            for d in self.datasets]
-        self.npred_vars = [p.npred(value_of) for p in self.predictors]
-        terms, lowest = [], []
+        self._value_of = value_of
+        self._npred_vars = None
+        terms, lowest_factors = [], []
         self._masks = []
-        # the counts enter as shared variables, so update_counts() needs no recompilation:
-        # per dataset the nonzero fitted counts and their positions among the fitted bins
+        # per dataset: its FittedBins and, as shared variables (update_counts() needs no
+        # recompilation), the nonzero fitted counts and the arrays at their bins
+        self._fitted = []
         self._counts = []
         n_fitted = 0
-        for ds, npred in zip(self.datasets, self.npred_vars, strict=True):
+        for ds, predictor in zip(self.datasets, self.predictors, strict=True):
             mask = _mask(ds)
             self._masks.append(mask)
+            n_fitted += ds.counts.data.size if mask is None else int(mask.sum())
+            bins = FittedBins(predictor, mask)
             counts, where = _nonzero_counts(ds, mask)
-            n_nz = pytensor.shared(counts, name=f"counts[{ds.name}]")
-            where = pytensor.shared(where, name=f"nonzero[{ds.name}]")
-            self._counts.append((n_nz, where))
-            mu = pt.as_tensor_variable(npred).ravel()
-            fitted = None if mask is None else mask.ravel()
-            n_fitted += ds.counts.data.size if fitted is None else int(fitted.sum())
-            # npred is floored at 1e-25, as in Gammapy: optimisers may cross negative
-            # predictions (e.g. an unbounded amplitude) on their way; a result there is
-            # caught by min_npred() (MapFit reports it as a failed fit)
-            terms.append(_cash_sum(mu, fitted, n_nz, where))
-            lowest.append(mu.min() if fitted is None else
-                          pt.switch(fitted, mu, np.inf).min())
+            shared = {"counts": pytensor.shared(counts, name=f"counts[{ds.name}]")}
+            shared.update({k: pytensor.shared(v, name=f"{k}[{ds.name}]")
+                           for k, v in bins.arrays(where).items()})
+            self._fitted.append(bins)
+            self._counts.append(shared)
+            total, at_counts, lowest = bins.build(value_of, shared)
+            lowest_factors.append(lowest)
+            logs = shared["counts"] * pt.log(pt.maximum(at_counts, TRUNCATION_VALUE))
+            terms.append(2.0 * (total - logs.sum()))
         if self.datasets and n_fitted == 0:
             raise ValueError("no bins to fit: every dataset is fully masked (check "
                              "mask_safe and mask_fit)")
-        total = pt.add(*terms) if terms else pt.constant(0.0)
-        # the smallest fitted npred, an output of the value function (no extra compile)
-        self._min_npred = pt.min(pt.stack(lowest)) if lowest else pt.constant(np.inf)
+        total = sum(terms[1:], terms[0]) if terms else pt.constant(0.0)
         if priors:
             for par in self.free:
                 if par.prior is not None:
@@ -123,6 +128,15 @@ class Likelihood:
                     total = total + prior.stat(pt.stack([pt.as_tensor_variable(
                         value_of(p), dtype="float64") for p in pars]))
         self.total = total
+        # npred is floored at 1e-25, as in Gammapy (optimisers may cross negative
+        # predictions, e.g. an unbounded amplitude, on their way; a result there is caught
+        # by min_npred(), and MapFit reports it as a failed fit). In the logarithm above
+        # the floor is in the graph; in the sum of npred it needs the cubes: a separate
+        # function (_floor_terms), called only where a factor (background factor,
+        # spectral bin integral) is negative, below 0 here. (An ifelse in the graph did
+        # not stay lazy: PyTensor's rewrites merged its gradient into the main one.)
+        self._lowest = (pt.min(pt.stack(lowest_factors)) if lowest_factors
+                        else pt.constant(np.inf, dtype="float64"))
         self.mode = mode or os.environ.get("SKYFIT_PYTENSOR_MODE", "CVM")
         self._fns = {}
         self.counts_version = 0  # incremented by update_counts()
@@ -132,21 +146,23 @@ class Likelihood:
         import pytensor
 
         if key not in self._fns:
+            grad = partial(pytensor.grad, wrt=self.theta, disconnected_inputs="ignore")
             if key == "value":
-                outs = [self.total, self._min_npred]
+                outs = [self.total, self._lowest]
             elif key == "value_grad":
-                outs = [self.total, pytensor.grad(self.total, self.theta,
-                                               disconnected_inputs="ignore")]
-            elif key == "hessian":
+                outs = [self.total, grad(self.total), self._lowest]
+            elif key == "floor":
+                outs = [self._floor_excess(), grad(self._floor_excess())]
+            elif key in ("hessian", "floor_hessian"):
                 from pytensor.gradient import jacobian
                 from pytensor.graph.replace import graph_replace
 
+                total = self.total if key == "hessian" else self._floor_excess()
                 # counts as constants here: with the shared variables the vectorised
                 # Jacobian of the gradient needs an order of magnitude more memory
-                total = graph_replace(self.total, {
+                g = graph_replace(grad(total), {
                     c: pytensor.tensor.constant(c.get_value())
-                    for pair in self._counts for c in pair})
-                g = pytensor.grad(total, self.theta, disconnected_inputs="ignore")
+                    for shared in self._counts for c in shared.values()})
                 # a static length keeps every shape of the vectorised graph constant
                 # (the JAX backend needs that)
                 g = pytensor.tensor.specify_shape(g, (self.n_free,))
@@ -161,7 +177,8 @@ class Likelihood:
                 # JAX drops such checks, with a warning of no use here
                 warnings.filterwarnings("ignore", "Skipping Assert.*shape error",
                                         UserWarning)
-                self._fns[key] = pytensor.function([self.theta], outs, mode=self.mode,
+                self._fns[key] = pytensor.function([self.theta], outs,
+                                                  mode=_compile_mode(self.mode),
                                                   on_unused_input="ignore")
             # inputs always come through _theta (contiguous float64, checked shape):
             # skip PyTensor's per-call input validation (~5 us of a ~90 us Crab call)
@@ -175,11 +192,33 @@ class Likelihood:
     def current_theta(self) -> np.ndarray:
         return np.array([p.value for p in self.free], dtype=float)
 
+    def _floor_excess(self):
+        """``2 sum_fitted max(1e-25 - npred, 0)`` over all datasets (from the cubes): what
+        Gammapy's floor adds to the statistic where npred is below 1e-25."""
+        return 2.0 * sum(bins.floor_excess(npred) for bins, npred in
+                         zip(self._fitted, self.npred_vars, strict=True))
+
     def value(self, theta=None) -> float:
-        return float(self._fn("value")(self._theta(theta))[0])
+        theta = self._theta(theta)
+        value, lowest = self._fn("value")(theta)
+        if lowest < 0:
+            value = value + self._fn("floor")(theta)[0]
+        return float(value)
+
+    @property
+    def npred_vars(self) -> list:
+        """The npred cube of each dataset as a PyTensor variable of ``theta`` (built on
+        first use: the statistic itself needs no cube, see :mod:`.fitted`)."""
+        if self._npred_vars is None:
+            self._npred_vars = [p.npred(self._value_of) for p in self.predictors]
+        return self._npred_vars
 
     def value_and_grad(self, theta=None) -> tuple[float, np.ndarray]:
-        value, grad = self._fn("value_grad")(self._theta(theta))
+        theta = self._theta(theta)
+        value, grad, lowest = self._fn("value_grad")(theta)
+        if lowest < 0:
+            excess, excess_grad = self._fn("floor")(theta)
+            value, grad = value + excess, grad + excess_grad
         return float(value), np.asarray(grad)
 
     def hessian(self, theta=None, exact: bool = False) -> np.ndarray:
@@ -192,7 +231,10 @@ class Likelihood:
         """
         theta = self._theta(theta)
         if exact:
-            return np.asarray(self._fn("hessian")(theta))
+            hess = np.asarray(self._fn("hessian")(theta))
+            if self._fn("value")(theta)[1] < 0:
+                hess = hess + np.asarray(self._fn("floor_hessian")(theta))
+            return hess
         n = theta.size
         steps = 1e-5 * np.where(theta != 0, np.abs(theta), 1.0)
         hess = np.empty((n, n))
@@ -211,11 +253,14 @@ class Likelihood:
         of building a new ``Likelihood``; nothing is recompiled (except the exact Hessian
         of ``hessian(exact=True)``, rebuilt on its next use).
         """
-        for ds, mask, pair in zip(self.datasets, self._masks, self._counts, strict=True):
-            for shared, value in zip(pair, _nonzero_counts(ds, mask), strict=True):
-                shared.set_value(value)
+        for ds, mask, bins, shared in zip(self.datasets, self._masks, self._fitted,
+                                          self._counts, strict=True):
+            counts, where = _nonzero_counts(ds, mask)
+            for key, value in {"counts": counts, **bins.arrays(where)}.items():
+                shared[key].set_value(value)
         self.counts_version += 1
         self._fns.pop("hessian", None)
+        self._fns.pop("floor_hessian", None)
 
     def out_of_reach(self) -> list[str]:
         """Free sources that moved (at the models' current values) beyond the region
@@ -223,10 +268,29 @@ class Likelihood:
         be built again around the new values (``MapFit`` does so on its next call)."""
         return sorted({name for p in self.predictors for name in p.out_of_reach()})
 
+    def may_be_negative(self, theta=None) -> bool:
+        """Whether npred can be negative somewhere: some background factor or spectral
+        bin integral is negative, or a precomputed map has negative values (one call of
+        the compiled value function; see :meth:`min_npred` for the value)."""
+        return bool(self._fn("value")(self._theta(theta))[1] < 0)
+
     def min_npred(self, theta=None) -> float:
-        """Smallest predicted counts over the fitted bins of all datasets (computed with
-        the value, so checking it costs no extra compilation)."""
-        return float(self._fn("value")(self._theta(theta))[1])
+        """Smallest predicted counts over the fitted bins of all datasets (a numpy
+        evaluation of the cubes: nothing is compiled for it)."""
+        theta = self._theta(theta)
+        index = {id(p): i for i, p in enumerate(self.free)}
+
+        def value_of(par):
+            i = index.get(id(par))
+            return par.value if i is None else float(theta[i])
+
+        lowest = np.inf
+        for predictor, mask in zip(self.predictors, self._masks, strict=True):
+            npred = np.asarray(predictor.npred(value_of), float)
+            fitted = npred if mask is None else npred[mask]
+            if fitted.size:
+                lowest = min(lowest, float(fitted.min()))
+        return lowest
 
     def npred(self, theta=None) -> list[np.ndarray]:
         return [np.asarray(x) for x in self._fn("npred")(self._theta(theta))]
@@ -249,10 +313,22 @@ class Likelihood:
         return theta
 
 
+def _compile_mode(mode):
+    """PyTensor ``mode`` without the sparse ``local_usmm`` rewrite: skyfit's graphs have no
+    sparse dot, and that rewrite's check reads ``config.blas__ldflags``, whose first read
+    probes for a BLAS library (~0.3 s of a warm-cache first fit)."""
+    # importing pytensor.sparse registers local_usmm (PyTensor's rewrites import it
+    # anyway); excluding the rewrite before it is registered makes its registration fail
+    import pytensor.sparse  # noqa: F401
+    from pytensor.compile.mode import get_mode
+
+    return get_mode(mode).excluding("local_usmm")
+
+
 def _register_backend(mode) -> None:
     """Register skyfit's translations of its ops for the backend ``mode`` compiles with:
     JAX (imports :mod:`skyfit.forward.jax_ops`, and so JAX) or Numba
-    (:func:`~skyfit.forward.csr.register_numba`). Other modes import neither.
+    (:func:`~skyfit.forward.numba_ops.register_numba`). Other modes import neither.
     """
     from pytensor.compile.mode import get_mode
 
@@ -260,7 +336,7 @@ def _register_backend(mode) -> None:
     if linker == "JAXLinker":
         from . import jax_ops  # noqa: F401
     elif linker == "NumbaLinker":
-        from .csr import register_numba
+        from .numba_ops import register_numba
 
         register_numba()
 
@@ -287,24 +363,6 @@ def _nonzero_counts(dataset, mask) -> tuple[np.ndarray, np.ndarray]:
     fitted = counts > 0 if mask is None else (counts > 0) & mask.ravel()
     where = np.flatnonzero(fitted)
     return counts[where], where.astype(np.int64)
-
-
-def _cash_sum(mu, fitted, n_nonzero, where):
-    r"""Total Cash statistic :math:`2 \sum_i (\mu_i - n_i \ln \mu_i)` over the fitted bins,
-    with the logarithm taken only where :math:`n_i > 0`.
-
-    ``mu``: the flat npred; ``fitted``: boolean mask of the fitted bins (None: all);
-    ``n_nonzero``, ``where``: the nonzero fitted counts and their flat indices. Equal to
-    ``cash(n, mu)[fitted].sum()`` (same 1e-25 floor on ``mu``), but gamma-ray counts
-    cubes are mostly empty (7 % of the Fermi-LAT Crab bins and 4 % of the Galactic-centre
-    bins have counts): the logarithm was most of an evaluation, and the mask is a
-    multiplication fused with the sum instead of a copy of the fitted bins.
-    """
-    import pytensor.tensor as pt
-
-    floored = pt.maximum(mu, TRUNCATION_VALUE)
-    total = floored.sum() if fitted is None else (floored * fitted).sum()
-    return 2.0 * (total - (n_nonzero * pt.log(floored[where])).sum())
 
 
 def _mask(dataset):

@@ -99,29 +99,45 @@ class DatasetPredictor:
         """Predicted counts ``(E, ny, nx)``; numpy or PyTensor depending on ``value_of``."""
         total = self.background(value_of)
         if self.fixed is not None:
-            edges = self.t_axis.edges_in("TeV")
-            flat = self.fixed.add_to(total.ravel(), edges, value_of)
+            flat = total.ravel() + self.fixed.npred(self.t_axis.edges_in("TeV"), value_of)
             total = flat.reshape(self.geom.data_shape)
-        if self.sources:
-            # all spectra in one call per class: a smaller graph (compiling per-source
-            # spectral expressions fused into one C function took minutes on the GC)
-            fluxes = spectral_fluxes([s.spectral for s in self.sources],
-                                     self.t_axis.edges_in("TeV"), value_of)
-            for i, source in enumerate(self.sources):
-                total = _add_box(total, source.npred(value_of, fluxes[i]), *source.cut.slices)
+        for source, part in self.source_npreds(value_of):
+            total = _add_box(total, part, *source.cut.slices)
         return total
 
-    def background(self, value_of):
+    def source_npreds(self, value_of, fluxes_out: list | None = None) -> list:
+        """``(plan, counts in its cutout)`` of each source not in :attr:`fixed`; their
+        ``(S, T)`` spectral bin integrals are appended to ``fluxes_out`` if given."""
+        if not self.sources:
+            return []
+        # all spectra in one call per class: a smaller graph (compiling per-source
+        # spectral expressions fused into one C function took minutes on the GC)
+        fluxes = spectral_fluxes([s.spectral for s in self.sources],
+                                 self.t_axis.edges_in("TeV"), value_of)
+        if fluxes_out is not None:
+            fluxes_out.append(fluxes)
+        return [(s, s.npred(value_of, fluxes[i])) for i, s in enumerate(self.sources)]
+
+    def background_data(self) -> np.ndarray | None:
+        """The dataset's background cube (before the background model), or None."""
         bkg = self.dataset.background
-        if bkg is None:
-            return np.zeros(self.geom.data_shape)
-        data = np.asarray(bkg.data, float)
+        return None if bkg is None else np.asarray(bkg.data, float)
+
+    def background_factor(self, value_of):
+        """The background model's factor per reconstructed-energy bin ``(E,)``, or None
+        (no background model: the cube is taken as it is)."""
         if not self.backgrounds:
-            return data
+            return None
         spectral = self.backgrounds[0].spectral_model
         pars = spectral.canonical_values({p.name: value_of(p) for p in spectral.parameters})
-        factor = spectral.evaluate(self.e_axis.center_in("TeV"), **pars)
-        return data * factor[:, None, None]
+        return spectral.evaluate(self.e_axis.center_in("TeV"), **pars)
+
+    def background(self, value_of):
+        data = self.background_data()
+        if data is None:
+            return np.zeros(self.geom.data_shape)
+        factor = self.background_factor(value_of)
+        return data if factor is None else data * factor[:, None, None]
 
 
 class _SourcePlan:

@@ -188,30 +188,9 @@ def convolve(x, kernel, shape=None):
         from scipy.signal import fftconvolve
 
         return fftconvolve(x, kernel, mode="same", axes=(-2, -1))
-    import pytensor.tensor as pt
-    from pytensor.tensor.fft import irfft, rfft
+    from .fftconv import fft_convolve
 
-    kernel = np.asarray(kernel, float)
-    n_e, ky, kx = kernel.shape
-    ny, nx = shape
-    from scipy.fft import next_fast_len
-
-    # circular convolution: wrap-around may only land on the part of the full linear
-    # convolution that 'same' discards, i.e. its first (k-1)//2 rows and columns
-    fy = next_fast_len(ny + ky - 1 - (ky - 1) // 2, real=True)
-    fx = next_fast_len(nx + kx - 1 - (kx - 1) // 2, real=True)
-    spec = np.fft.rfftn(kernel, s=(fy, fx), axes=(-2, -1))
-    k_re, k_im = spec.real, spec.imag
-    padded = pt.zeros((n_e, fy, fx))
-    padded = pt.set_subtensor(padded[:, :ny, :nx], x)
-    # the FFT ops leave their output shapes unknown: declared here, every shape after
-    # them is a constant, as the JAX backend needs (see skyfit.forward.jax_ops)
-    f = pt.specify_shape(rfft(padded), (n_e, fy, fx // 2 + 1, 2))  # real, imaginary parts
-    re, im = f[..., 0], f[..., 1]
-    prod = pt.stack([re * k_re - im * k_im, re * k_im + im * k_re], axis=-1)
-    full = pt.specify_shape(irfft(prod, is_odd=bool(fx % 2)), (n_e, fy, fx))
-    y0, x0 = (ky - 1) // 2, (kx - 1) // 2
-    return full[:, y0:y0 + ny, x0:x0 + nx]
+    return fft_convolve(x, kernel, shape)
 
 
 def psf_kernel(psf: RadialSpline, pixel_size: float, radius: float, k: int = 5) -> np.ndarray:

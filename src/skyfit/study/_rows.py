@@ -38,12 +38,11 @@ def parameter_columns(names: list[str], values: dict, errors: dict | None = None
 
 
 def compile_fit(fit) -> None:
-    """Compile the functions a fit uses (statistic, its gradient, npred) for the current
+    """Compile the functions a fit uses (statistic and its gradient) for the current
     structure, so that a study's setup time holds the compilation, not its first task."""
     like = fit.likelihood
     like.value()
     like.value_and_grad()
-    like.min_npred()
 
 
 def describe(exc: BaseException) -> str:

@@ -1,0 +1,158 @@
+"""The Cash statistic of one dataset without its full npred cube.
+
+Over the fitted bins the statistic is
+
+    C = 2 sum_fitted mu_i  -  2 sum_{fitted, n_i > 0} n_i ln mu_i
+
+and gamma-ray counts cubes are mostly empty (7 % of the fitted bins of the Fermi-LAT
+Crab have counts, 4 % of the Galactic centre's). ``mu`` is a sum of components, each
+linear in the parameters that scale it, so the first term needs no cube either:
+
+* background ``B[e, pix] * f_e(norm, tilt)``: ``sum_e f_e * (sum_fitted B)[e]``, the
+  sums precomputed;
+* fixed-position sources ``A @ F`` (:class:`~skyfit.forward.batch.FixedSources`):
+  ``(1_fitted @ A) @ F``, one precomputed row;
+* free sources: the sum of their cutout, weighted by the fit mask there.
+
+The logarithm needs ``mu`` only at the bins with counts: the background there, the rows
+of ``A`` there (a sparse matrix of those rows), each free source's cutout gathered there.
+Nothing of the size of the cube is computed per evaluation: on the Crab this is ~4x
+fewer operations than building npred and summing it.
+
+The positions of the bins with counts change with the counts (simulations); they enter
+the graph as shared variables (:meth:`FittedBins.arrays` recomputes them), so new counts
+need no recompilation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .csr import CSRMatVec, csr_arrays
+from .stat import TRUNCATION_VALUE, has_negative
+
+__all__ = ["FittedBins"]
+
+CSR_NAMES = ("data", "indices", "indptr", "data_t", "indices_t", "indptr_t")
+
+
+class FittedBins:
+    """What the statistic needs of one dataset's npred: its sum over the fitted bins
+    and its values at the fitted bins with counts.
+
+    Parameters
+    ----------
+    predictor : DatasetPredictor
+    mask : ndarray of bool (E, ny, nx) or None
+        The fitted bins (None: all).
+
+    Examples
+    --------
+    A background with a free norm on a 4 x 4 synthetic dataset, one bin with counts:
+
+    >>> import pytensor
+    >>> import pytensor.tensor as pt
+    >>> from skyfit.datasets.synthetic import synthetic_dataset
+    >>> from skyfit.forward.npred import DatasetPredictor
+    >>> from skyfit.models import FoVBackgroundModel, Models
+    >>> ds = synthetic_dataset(npix=(4, 4), name="toy")
+    >>> bkg = FoVBackgroundModel("toy")
+    >>> predictor = DatasetPredictor(ds, Models([bkg]), is_free=lambda par: False)
+    >>> bins = FittedBins(predictor, mask=None)
+    >>> arrays = bins.arrays(np.array([5]))
+    >>> norm = pt.dscalar("norm")
+    >>> value_of = lambda par: norm if par.name == "norm" else par.value
+    >>> total, at_counts, lowest = bins.build(value_of, {k: pt.as_tensor(v)
+    ...                                                  for k, v in arrays.items()})
+    >>> f = pytensor.function([norm], [total, at_counts])
+    >>> full = predictor.npred(lambda par: 2.0 if par.name == "norm" else par.value)
+    >>> [bool(np.isclose(a, b)) for a, b in zip(f(2.0), [full.sum(), full.ravel()[5]])]
+    [True, True]
+    """
+
+    def __init__(self, predictor, mask) -> None:
+        self.predictor = predictor
+        self.shape = predictor.geom.data_shape
+        self.mask = None if mask is None else np.asarray(mask, bool).reshape(self.shape)
+        weight = np.ones(self.shape) if self.mask is None else self.mask.astype(float)
+        bkg = predictor.background_data()
+        self.background = None if bkg is None else bkg.ravel()
+        self.background_sums = None if bkg is None else (bkg * weight).sum(axis=(1, 2))
+        fixed = predictor.fixed
+        self.fixed_sums = None if fixed is None else fixed.matrix.T @ weight.ravel()
+        # precomputed maps with negative values: npred's sign is not the factors' sign
+        self.negative_maps = ((bkg is not None and has_negative(bkg)) or
+                              (fixed is not None and has_negative(fixed.matrix.data)))
+        self.source_masks = [None if self.mask is None else weight[:, sy, sx]
+                             for sy, sx in (s.cut.slices for s in predictor.sources)]
+
+    def arrays(self, where: np.ndarray) -> dict[str, np.ndarray]:
+        """The arrays that depend on which bins have counts (flat indices ``where``)."""
+        where = np.asarray(where, np.int64)
+        out = {"energy": where // (self.shape[1] * self.shape[2])}
+        if self.background is not None:
+            out["background"] = self.background[where]
+        if self.predictor.fixed is not None:
+            rows = self.predictor.fixed.matrix[where]
+            out.update(zip(CSR_NAMES, csr_arrays(rows), strict=True))
+        e, y, x = np.unravel_index(where, self.shape)
+        for i, source in enumerate(self.predictor.sources):
+            (sy, sx), (ny, nx) = source.cut.slices, source.cut.shape
+            inside = (y >= sy.start) & (y < sy.stop) & (x >= sx.start) & (x < sx.stop)
+            out[f"at{i}"] = np.flatnonzero(inside)
+            out[f"in{i}"] = np.ravel_multi_index(
+                (e[inside], y[inside] - sy.start, x[inside] - sx.start),
+                (self.shape[0], ny, nx))
+        return out
+
+    def build(self, value_of, arrays: dict):
+        """``(sum of npred over the fitted bins, npred at the bins with counts, lowest
+        factor)`` as PyTensor variables; ``arrays``: variables holding :meth:`arrays`
+        (shared). ``lowest`` is the smallest background factor and spectral bin integral
+        (``+inf`` if none, ``-inf`` if a fixed map has negative values): npred can be
+        negative only where it is; see :meth:`floor_excess`."""
+        import pytensor.tensor as pt
+
+        pred = self.predictor
+        total, at_counts, factors = [], [], []
+        if self.background is not None:
+            factor = pred.background_factor(value_of)
+            if factor is None:
+                total.append(pt.constant(self.background_sums.sum()))
+                at_counts.append(arrays["background"])
+            else:
+                factor = pt.as_tensor_variable(factor)
+                factors.append(factor)
+                total.append((self.background_sums * factor).sum())
+                at_counts.append(arrays["background"] * factor[arrays["energy"]])
+        if pred.fixed is not None:
+            flux = pred.fixed.fluxes(pred.t_axis.edges_in("TeV"), value_of)
+            factors.append(flux)
+            total.append((self.fixed_sums * flux).sum())  # no BLAS call for a dot
+            at_counts.append(CSRMatVec()(*(arrays[name] for name in CSR_NAMES), flux))
+        total = sum(total[1:], total[0]) if total else pt.constant(0.0)
+        at_counts = (sum(at_counts[1:], at_counts[0]) if at_counts else
+                     pt.zeros_like(arrays["energy"], dtype="float64"))
+        fluxes = []
+        parts = pred.source_npreds(value_of, fluxes)
+        factors.extend(fluxes)
+        for i, (_, part) in enumerate(parts):
+            weight = self.source_masks[i]
+            total = total + (part.sum() if weight is None else (part * weight).sum())
+            at_counts = pt.inc_subtensor(at_counts[arrays[f"at{i}"]],
+                                         part.ravel()[arrays[f"in{i}"]])
+        lowest = pt.min(pt.concatenate([pt.as_tensor_variable(f).ravel() for f in factors])
+                        ) if factors else pt.constant(np.inf)
+        if self.negative_maps:
+            lowest = pt.constant(-np.inf)
+        return total, at_counts, lowest
+
+    def floor_excess(self, npred):
+        """``sum_fitted max(1e-25 - npred, 0)``: what Gammapy's floor on npred adds to
+        the sum of npred, from the full cube ``npred`` (only where some npred may be
+        negative, see :meth:`build`; elsewhere it is below ``1e-25`` per bin)."""
+        import pytensor.tensor as pt
+
+        excess = pt.maximum(TRUNCATION_VALUE - npred, 0.0)
+        return excess.sum() if self.mask is None else (excess * self.mask).sum()
+

@@ -1,0 +1,85 @@
+"""Numba implementations of the forward model's own ops (PyTensor's ``NUMBA`` mode).
+
+PyTensor 3 compiles with Numba by default (``FAST_RUN``), and so do PyMC and nutpie.
+:func:`register_numba` gives skyfit's two ops their translations:
+
+* :class:`~skyfit.forward.csr.CSRMatVec`: the row loop, compiled (nopython);
+* :class:`~skyfit.forward.fftconv.FFTConvolve`: Numba has no FFT, so the op's own
+  ``perform`` (:mod:`scipy.fft`) runs in an object-mode block; the FFTs dominate its
+  cost either way.
+
+Not done at import: importing PyTensor's Numba dispatch takes about a second; the code
+paths that compile with Numba call it (:class:`~skyfit.forward.Likelihood` by its mode,
+:mod:`skyfit.bayes`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .csr import CSRMatVec
+from .fftconv import FFTConvolve
+
+__all__ = ["register_numba"]
+
+_REGISTERED = False
+
+
+def register_numba() -> None:
+    """Register the Numba translations of :class:`CSRMatVec` and :class:`FFTConvolve`.
+
+    Examples
+    --------
+    >>> import pytensor
+    >>> import pytensor.tensor as pt
+    >>> from skyfit.forward.fftconv import fft_convolve
+    >>> register_numba()
+    >>> register_numba()  # idempotent
+    >>> x = pt.tensor3("x")
+    >>> y = fft_convolve(x, np.full((1, 3, 3), 1 / 9), (5, 5))
+    >>> f = pytensor.function([x], [y, pytensor.grad(y[0, 2, 2], x)], mode="NUMBA")
+    >>> image = np.zeros((1, 5, 5))
+    >>> image[0, 2, 2] = 9.0
+    >>> out, grad = f(image)
+    >>> out[0, 1:4, 1:4].round(6).tolist(), float(grad.sum().round(6))
+    ([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]], 1.0)
+    """
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    import numba
+    from pytensor.link.numba.dispatch import basic as numba_basic
+
+    @numba_basic.register_funcify_default_op_cache_key(CSRMatVec)
+    def _numba_csr_matvec(op, node, **kwargs):
+        @numba_basic.numba_njit
+        def csr_matvec_numba(data, indices, indptr, data_t, indices_t, indptr_t, x):
+            n_rows = indptr.size - 1
+            out = np.empty(n_rows)
+            for r in range(n_rows):
+                acc = 0.0
+                for k in range(indptr[r], indptr[r + 1]):
+                    acc += data[k] * x[indices[k]]
+                out[r] = acc
+            return out
+
+        return csr_matvec_numba, 1
+
+    @numba_basic.register_funcify_default_op_cache_key(FFTConvolve)
+    def _numba_fft_convolve(op, node, **kwargs):
+        out_type = numba_basic.get_numba_type(node.outputs[0].type)
+
+        def perform(x, spec):
+            storage = [[None]]
+            op.perform(node, [x, spec], storage)
+            return storage[0][0]
+
+        @numba_basic.numba_njit
+        def fft_convolve_numba(x, spec):
+            with numba.objmode(out=out_type):
+                out = perform(x, spec)
+            return out
+
+        return fft_convolve_numba, 1
+
+    _REGISTERED = True
