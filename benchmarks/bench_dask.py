@@ -68,7 +68,62 @@ def run(study, workers: int, chunk: int | None) -> dict:
             "load_after": os.getloadavg()[0], "table": table}
 
 
-def main() -> None:
+def measure(n: int = 1000, workers=(1, 2), seed: int = 20261128, chunk: int | None = None,
+            mode: str | None = None) -> dict:
+    """Warm the compile cache, run the study once per entry of ``workers``; JSON-ready.
+
+    ``runs``: :func:`run`'s dict per run, without its table; ``per_count``: per worker
+    count (first-seen order), the number of runs, their mean study wall time and the
+    speed-up of that mean over the first count's; ``same_tables``: every run's table equals
+    the first's; ``summary``: the study's coverage numbers (first run).
+    """
+    from skyfit.study import CoverageStudy, SyntheticSource
+
+    study = CoverageStudy(n=n, seed=seed, source=SyntheticSource(mode=mode))
+    t0 = time.perf_counter()
+    study.setup()  # fills PyTensor's on-disk cache for the workers
+    warmup = time.perf_counter() - t0
+    print(f"warm-up compile in this process: {warmup:.1f} s; {os.cpu_count()} CPUs, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}", flush=True)
+    runs = [run(study, w, chunk) for w in workers]
+    tables = [r.pop("table") for r in runs]
+    walls = {w: [r["wall_s"] for r in runs if r["workers"] == w] for w in workers}
+    base = float(np.mean(walls[workers[0]]))
+    per_count = [{"workers": w, "runs": len(x), "mean_wall_s": float(np.mean(x)),
+                  "speedup": base / float(np.mean(x))} for w, x in walls.items()]
+    return {"n": n, "workers": list(workers), "seed": seed, "chunk": chunk, "mode": mode,
+            "warmup_s": warmup, "cpus": os.cpu_count(), "runs": runs, "per_count": per_count,
+            "same_tables": all(same_table(tables[0], t) for t in tables[1:]),
+            "summary": study.summary(tables[0])}
+
+
+def report(m: dict) -> None:
+    """Print :func:`measure`'s result: one table row per run, the means, the coverage."""
+    n, first = m["n"], m["per_count"][0]
+    base = first["mean_wall_s"]
+    print(f"\n{n} replications, coverage study of src.index (MINOS)\n")
+    print("| workers | cluster start s | study wall s | ms / replication | setups (sum s) "
+          f"| chunks | worker CPU s | cores used | client+scheduler CPU s "
+          f"| speed-up vs {first['workers']} (mean) | load before / after |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in m["runs"]:
+        print(f"| {r['workers']} | {r['start_s']:.1f} | {r['wall_s']:.1f} | "
+              f"{1e3 * r['wall_s'] / n:.0f} | {r['n_setups']} ({r['setup_s']:.1f}) | "
+              f"{r['chunks']} | {r['cpu_s']:.1f} | {r['cpu_s'] / r['wall_s']:.2f} | "
+              f"{r['main_cpu_s']:.1f} | "
+              f"{base / r['wall_s']:.2f}x | {r['load_before']:.2f} / {r['load_after']:.2f} |")
+    for c in m["per_count"]:
+        print(f"{c['workers']} worker(s): mean study wall {c['mean_wall_s']:.1f} s over "
+              f"{c['runs']} run(s), speed-up {c['speedup']:.2f}x")
+    print(f"\ntables identical across worker counts: {m['same_tables']}")
+    s = m["summary"]
+    print(f"used {s['used']} / {s['n']}; MINOS coverage {s['coverage']:.3f} +- "
+          f"{s['coverage_err']:.3f} (expected {s['expected']:.3f}); pull mean "
+          f"{s['pull_mean']:+.3f} +- {s['pull_mean_err']:.3f}, width {s['pull_width']:.3f} "
+          f"+- {s['pull_width_err']:.3f}")
+
+
+def main(argv=None) -> None:
     warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="replications (default 1000)")
@@ -77,41 +132,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=None,
                         help="replications per Dask task (default: run_study's)")
     parser.add_argument("--mode", default=None, help="PyTensor mode (default CVM)")
-    args = parser.parse_args()
-
-    from skyfit.study import CoverageStudy, SyntheticSource
-
-    study = CoverageStudy(n=args.n, seed=args.seed, source=SyntheticSource(mode=args.mode))
-    t0 = time.perf_counter()
-    study.setup()  # fills PyTensor's on-disk cache for the workers
-    print(f"warm-up compile in this process: {time.perf_counter() - t0:.1f} s; "
-          f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
-    runs = [run(study, w, args.chunk) for w in args.workers]
-
-    first = args.workers[0]
-    base = np.mean([r["wall_s"] for r in runs if r["workers"] == first])
-    print(f"\n{args.n} replications, coverage study of src.index (MINOS)\n")
-    print("| workers | cluster start s | study wall s | ms / replication | setups (sum s) "
-          f"| chunks | worker CPU s | cores used | client+scheduler CPU s "
-          f"| speed-up vs {first} (mean) | load before / after |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for r in runs:
-        print(f"| {r['workers']} | {r['start_s']:.1f} | {r['wall_s']:.1f} | "
-              f"{1e3 * r['wall_s'] / args.n:.0f} | {r['n_setups']} ({r['setup_s']:.1f}) | "
-              f"{r['chunks']} | {r['cpu_s']:.1f} | {r['cpu_s'] / r['wall_s']:.2f} | "
-              f"{r['main_cpu_s']:.1f} | "
-              f"{base / r['wall_s']:.2f}x | {r['load_before']:.2f} / {r['load_after']:.2f} |")
-    for w in dict.fromkeys(args.workers):
-        walls = [r["wall_s"] for r in runs if r["workers"] == w]
-        print(f"{w} worker(s): mean study wall {np.mean(walls):.1f} s over {len(walls)} "
-              f"run(s), speed-up {base / np.mean(walls):.2f}x")
-    same = all(same_table(runs[0]["table"], r["table"]) for r in runs[1:])
-    print(f"\ntables identical across worker counts: {same}")
-    s = study.summary(runs[0]["table"])
-    print(f"used {s['used']} / {s['n']}; MINOS coverage {s['coverage']:.3f} +- "
-          f"{s['coverage_err']:.3f} (expected {s['expected']:.3f}); pull mean "
-          f"{s['pull_mean']:+.3f} +- {s['pull_mean_err']:.3f}, width {s['pull_width']:.3f} "
-          f"+- {s['pull_width_err']:.3f}")
+    args = parser.parse_args(argv)
+    report(measure(args.n, args.workers, args.seed, args.chunk, args.mode))
 
 
 if __name__ == "__main__":

@@ -261,6 +261,58 @@ def report(results) -> None:
           "same seed")
 
 
+def measure(cases=tuple(CASES), backends=BACKENDS, repeat=20, nuts=None, no_nuts=False,
+            reference=REFERENCE, save=None) -> dict:
+    """Value+gradient on every backend, then NUTS on every JAX device, per case; compared.
+
+    ``backends`` not available here (``jax-gpu`` without a GPU) are left out; ``nuts``:
+    (tune, draws, depth) for every case (default :data:`NUTS` per case); ``reference``: the
+    file the values are compared with when ``c`` is not run; ``save(results)`` is called
+    after every step (a run cut short keeps what it measured). Returns ``{case: {backend:
+    {"vg": ..., "nuts": ...}}}`` (or ``"error"``), with the relative differences of
+    :func:`compare` in each ``vg``; JSON-ready.
+    """
+    import jax
+
+    available = {"c", *devices()}
+    backends = [b for b in backends if b in available]
+    print(f"# bench_jax: jax {jax.__version__} devices {jax.devices()}; backends {backends}; "
+          f"repeat {repeat} (medians); {platform.node()} ({os.cpu_count()} CPUs)",
+          flush=True)
+    results = {}
+    save = save or (lambda results: None)
+    for case in cases:  # value+gradient on every backend, then NUTS on every device
+        results[case] = {backend: {} for backend in backends}
+        for backend, r in results[case].items():
+            try:
+                r["vg"] = bench_value_grad(case, backend, repeat)
+                print(f"{case} {backend}: compile {r['vg']['compile_s']:.1f} s, value+grad "
+                      f"{1e3 * r['vg']['value_grad_s']:.3f} ms", flush=True)
+            except Exception as exc:  # reported; the other backends go on
+                r["error"] = f"{type(exc).__name__}: {exc}"[:300]
+                print(f"{case} {backend}: {r['error']}", flush=True)
+            save(results)
+        for backend, r in results[case].items():
+            if backend == "c" or no_nuts:
+                continue
+            try:
+                r["nuts"] = bench_nuts(case, backend, *(nuts or NUTS[case]))
+                print(f"{case} {backend}: NUTS init+compile {r['nuts']['init_s']:.1f} s, "
+                      f"sampling {r['nuts']['sample_s']:.1f} s ({r['nuts']['steps']} steps)",
+                      flush=True)
+            except Exception as exc:  # reported
+                r["nuts"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+                print(f"{case} {backend} NUTS: {r['nuts']['error']}", flush=True)
+            save(results)
+    ref = json.loads(reference.read_text()) if reference and reference.exists() else {}
+    if "c" not in backends and ref:
+        print(f"\nvalues compared with {reference} (made at commit "
+              f"{ref.get('commit', '?')}; this checkout: {_commit()}): a forward "
+              "model changed since gives differences of its own")
+    compare(results, ref)
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
@@ -274,49 +326,14 @@ def main(argv=None):
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
-    import jax
 
-    available = {"c", *devices()}
-    backends = [b for b in args.backends if b in available]
-    print(f"# bench_jax: jax {jax.__version__} devices {jax.devices()}; backends {backends}; "
-          f"repeat {args.repeat} (medians); {platform.node()} ({os.cpu_count()} CPUs)",
-          flush=True)
-    results = {}
-
-    def save():  # after every step, so that a run cut short keeps what it measured
+    def save(results):  # after every step, so that a run cut short keeps what it measured
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(results, indent=1))
 
-    for case in args.cases:  # value+gradient on every backend, then NUTS on every device
-        results[case] = {backend: {} for backend in backends}
-        for backend, r in results[case].items():
-            try:
-                r["vg"] = bench_value_grad(case, backend, args.repeat)
-                print(f"{case} {backend}: compile {r['vg']['compile_s']:.1f} s, value+grad "
-                      f"{1e3 * r['vg']['value_grad_s']:.3f} ms", flush=True)
-            except Exception as exc:  # reported; the other backends go on
-                r["error"] = f"{type(exc).__name__}: {exc}"[:300]
-                print(f"{case} {backend}: {r['error']}", flush=True)
-            save()
-        for backend, r in results[case].items():
-            if backend == "c" or args.no_nuts:
-                continue
-            try:
-                r["nuts"] = bench_nuts(case, backend, *(args.nuts or NUTS[case]))
-                print(f"{case} {backend}: NUTS init+compile {r['nuts']['init_s']:.1f} s, "
-                      f"sampling {r['nuts']['sample_s']:.1f} s ({r['nuts']['steps']} steps)",
-                      flush=True)
-            except Exception as exc:  # reported
-                r["nuts"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
-                print(f"{case} {backend} NUTS: {r['nuts']['error']}", flush=True)
-            save()
-    reference = json.loads(args.reference.read_text()) if args.reference.exists() else {}
-    if "c" not in backends and reference:
-        print(f"\nvalues compared with {args.reference} (made at commit "
-              f"{reference.get('commit', '?')}; this checkout: {_commit()}): a forward "
-              "model changed since gives differences of its own")
-    compare(results, reference)
+    results = measure(args.cases, args.backends, args.repeat, args.nuts, args.no_nuts,
+                      args.reference, save)
     report(results)
     if args.write_reference:
         ref = {case: {k: pb["c"]["vg"][k] for k in ("values", "grads")}
@@ -324,7 +341,7 @@ def main(argv=None):
         ref["commit"] = _commit()
         args.write_reference.parent.mkdir(parents=True, exist_ok=True)
         args.write_reference.write_text(json.dumps(ref, indent=1))
-    save()
+    save(results)
 
 
 if __name__ == "__main__":

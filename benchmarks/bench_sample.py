@@ -128,6 +128,66 @@ def bench_gammapy(live_points=300, seed=1):
             "t1000": wall * 1000 / ess}
 
 
+def default_samplers() -> list[str]:
+    """All samplers: nutpie (where installed), PyMC diagonal and dense."""
+    return (["nutpie"] if importlib.util.find_spec("nutpie") else []) + ["pymc", "pymc-full"]
+
+
+def gammapy_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("gammapy", "ultranest"))
+
+
+def measure(samplers=None, draws=1000, tune=1000, chains=4, seed=1, gammapy=True,
+            live_points=300) -> dict:
+    """Every sampler once, then Gammapy's ``Sampler`` (where ``gammapy`` and it imports).
+
+    Returns the settings, ``rows`` (:func:`bench_skyfit` per sampler, each with ``ratio``
+    and ``ratio_with_compile``: Gammapy's time to 1000 ESS over skyfit's), ``gammapy``
+    (:func:`bench_gammapy`, or None) and ``gammapy_t1000`` with its ``gammapy_source``
+    ("run", or "README": the data README's total time, not a time to 1000 ESS).
+    """
+    samplers = list(samplers or default_samplers())
+    rows = [bench_skyfit(s, draws, tune, chains, seed) for s in samplers]
+    gp = bench_gammapy(live_points, seed) if gammapy and gammapy_available() else None
+    gammapy_s = GAMMAPY_README_S if gp is None else gp["t1000"]
+    for r in rows:
+        r["ratio"] = gammapy_s / r["t1000"]
+        r["ratio_with_compile"] = gammapy_s / r["t1000_with_compile"]
+    return {"samplers": samplers, "draws": draws, "tune": tune, "chains": chains,
+            "seed": seed, "live_points": live_points, "cpus": os.cpu_count(), "rows": rows,
+            "gammapy": gp, "gammapy_t1000": gammapy_s,
+            "gammapy_source": "README" if gp is None else "run"}
+
+
+def report(m: dict) -> None:
+    """Print :func:`measure`'s result."""
+    gp, gammapy_s = m["gammapy"], m["gammapy_t1000"]
+    if gp is None:
+        header = f"Gammapy Sampler: {gammapy_s:.0f} s from the README (not run here)"
+    else:
+        header = (f"Gammapy Sampler (UltraNest, {m['live_points']} live points) in this run: "
+                  f"{gp['wall_s']:.1f} s, {gp['nfev']} likelihood calls, ESS {gp['ess']:.0f}, "
+                  f"converged {gp['converged']}; time to 1000 ESS {gammapy_s:.1f} s")
+    print(f"Crab, {m['chains']} chains x ({m['tune']} tune + {m['draws']} draws), "
+          f"{m['cpus']} cores; {header}")
+    if gp is not None:
+        print("Gammapy posterior: " + ", ".join(
+            f"{n} {gp['mean'][n]:.5g} +- {gp['sd'][n]:.3g}" for n in gp["mean"]))
+    head = ("sampler", "build s", "compile s", "sampling s", "min ESS bulk", "r_hat max",
+            "div", "t(1000 ESS) s", "+compile s", "ratio", "ratio +compile")
+    print("| " + " | ".join(head) + " |")
+    print("|" + " --- |" * len(head))
+    for r in m["rows"]:
+        print(f"| {r['sampler']} | {r['build_s']:.2f} | {r['compile_s']:.1f} | "
+              f"{r['sampling_s']:.1f} | {r['min_ess_bulk']:.0f} ({r['worst']}) | "
+              f"{r['max_rhat']:.3f} | {r['divergences']} | {r['t1000']:.1f} | "
+              f"{r['t1000_with_compile']:.1f} | {r['ratio']:.1f} | "
+              f"{r['ratio_with_compile']:.1f} |")
+    for r in m["rows"]:
+        print(f"skyfit {r['sampler']} posterior: " + ", ".join(
+            f"{n} {mean:.5g} +- {sd:.3g}" for n, (mean, sd) in r["posterior"].items()))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samplers", nargs="+", default=None,
@@ -142,38 +202,8 @@ def main(argv=None):
     parser.add_argument("--live-points", type=int, default=300)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message="PyTensor could not link")
-    samplers = args.samplers or (["nutpie"] if importlib.util.find_spec("nutpie") else []) \
-        + ["pymc", "pymc-full"]
-    run_gammapy = not args.no_gammapy and all(
-        importlib.util.find_spec(m) is not None for m in ("gammapy", "ultranest"))
-    rows = [bench_skyfit(s, args.draws, args.tune, args.chains, args.seed) for s in samplers]
-    gp = bench_gammapy(args.live_points, args.seed) if run_gammapy else None
-    if gp is None:
-        gammapy_s = GAMMAPY_README_S
-        header = f"Gammapy Sampler: {gammapy_s:.0f} s from the README (not run here)"
-    else:
-        gammapy_s = gp["t1000"]
-        header = (f"Gammapy Sampler (UltraNest, {args.live_points} live points) in this run: "
-                  f"{gp['wall_s']:.1f} s, {gp['nfev']} likelihood calls, ESS {gp['ess']:.0f}, "
-                  f"converged {gp['converged']}; time to 1000 ESS {gammapy_s:.1f} s")
-    print(f"Crab, {args.chains} chains x ({args.tune} tune + {args.draws} draws), "
-          f"{os.cpu_count()} cores; {header}")
-    if gp is not None:
-        print("Gammapy posterior: " + ", ".join(
-            f"{n} {gp['mean'][n]:.5g} +- {gp['sd'][n]:.3g}" for n in gp["mean"]))
-    head = ("sampler", "build s", "compile s", "sampling s", "min ESS bulk", "r_hat max",
-            "div", "t(1000 ESS) s", "+compile s", "ratio", "ratio +compile")
-    print("| " + " | ".join(head) + " |")
-    print("|" + " --- |" * len(head))
-    for r in rows:
-        print(f"| {r['sampler']} | {r['build_s']:.2f} | {r['compile_s']:.1f} | "
-              f"{r['sampling_s']:.1f} | {r['min_ess_bulk']:.0f} ({r['worst']}) | "
-              f"{r['max_rhat']:.3f} | {r['divergences']} | {r['t1000']:.1f} | "
-              f"{r['t1000_with_compile']:.1f} | {gammapy_s / r['t1000']:.1f} | "
-              f"{gammapy_s / r['t1000_with_compile']:.1f} |")
-    for r in rows:
-        print(f"skyfit {r['sampler']} posterior: " + ", ".join(
-            f"{n} {m:.5g} +- {sd:.3g}" for n, (m, sd) in r["posterior"].items()))
+    report(measure(args.samplers, args.draws, args.tune, args.chains, args.seed,
+                   not args.no_gammapy, args.live_points))
     return 0
 
 

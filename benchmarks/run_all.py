@@ -17,9 +17,19 @@ alone):
 * ``scaling``: ``bench_scaling.py`` -- bins, sources and true-energy sweeps on the
   synthetic instrument against a numpy floor (and Gammapy where it can do the work);
 * ``first_fit``: ``bench_first_fit.py`` -- time to first fit in a fresh process, cold and
-  warm compile cache.
+  warm compile cache;
+* ``sample``: ``bench_sample.py`` -- NUTS on the Crab priors file: time to 1000 bulk ESS
+  per sampler (nutpie, PyMC diagonal and dense), against Gammapy's UltraNest ``Sampler``
+  (run in the same process, or the data README's time without ``ultranest``);
+* ``dask``: ``bench_dask.py`` -- a coverage study on a local Dask cluster, 1 worker
+  against 2 (interleaved ``1 2 1 2``, 1000 replications): mean speed-up, goal >= 1.7x;
+* ``jax``: ``bench_jax.py`` -- the JAX backend (CPU, and GPU where JAX sees one) against
+  the C backend: value+gradient time and agreement (goal 1e-6 relative), numpyro NUTS.
 
-``--quick`` is a smoke run: Crab only, fewer repeats, the small scaling sizes. Results go
+``--quick`` is a smoke run: Crab only, fewer repeats, the small scaling sizes; nutpie only
+with 2 chains x (200 tune + 200 draws) and Gammapy's time from the README; 40 Dask
+replications on 1 then 2 workers; JAX on the Crab with 5 repeats and a 50 + 50 NUTS run.
+A part whose optional dependency or shared data is missing is reported as skipped. Results go
 to ``--out`` (default ``benchmarks/results/<date>/``): ``results.md`` (the table, with
 the load average and versions), ``results.json`` (everything measured) and
 ``scaling.png``. The machine is shared: quote one run, its load, and ratios within it.
@@ -39,7 +49,7 @@ import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("stat", "fit", "scaling", "first_fit")
+PARTS = ("stat", "fit", "scaling", "first_fit", "sample", "dask", "jax")
 sys.path.insert(0, str(HERE))
 
 
@@ -86,6 +96,53 @@ def part_first_fit(quick: bool) -> dict:
     result = bench_first_fit.run(warm_runs=1 if quick else 3)
     return result if result is not None else {
         "skipped": f"Crab data not found at {bench_first_fit.FITS.parent}"}
+
+
+def _missing(*modules: str) -> list[str]:
+    import importlib.util
+
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
+def part_sample(quick: bool) -> dict:
+    import bench_sample
+
+    if not bench_sample.CRAB.exists():
+        return {"skipped": f"shared data not found at {bench_sample.CRAB}"}
+    if missing := _missing("pymc", "arviz"):
+        return {"skipped": f"not installed: {', '.join(missing)}"}
+    if not quick:  # the script's defaults: every sampler, 4 x (1000 + 1000), Gammapy run
+        return bench_sample.measure()
+    sampler = "nutpie" if not _missing("nutpie") else "pymc"
+    return bench_sample.measure([sampler], draws=200, tune=200, chains=2, gammapy=False)
+
+
+def part_dask(quick: bool) -> dict:
+    if missing := _missing("distributed"):
+        return {"skipped": f"not installed: {', '.join(missing)} (skyfit[scale])"}
+    import bench_dask
+
+    return bench_dask.measure(40, (1, 2)) if quick else bench_dask.measure(1000, (1, 2, 1, 2))
+
+
+def part_jax(quick: bool) -> dict:
+    if missing := _missing("jax"):
+        return {"skipped": f"not installed: {', '.join(missing)} (skyfit[jax])"}
+    import bench_jax
+    import jax
+
+    cases = [c for c in (["crab"] if quick else bench_jax.CASES)
+             if (bench_jax.DATA / bench_jax.CASES[c][0]).exists()]
+    if not cases:
+        return {"skipped": f"shared data not found at {bench_jax.DATA}"}
+    no_nuts = bool(_missing("numpyro"))
+    settings = {"cases": cases, "repeat": 5 if quick else 20, "no_nuts": no_nuts,
+                "nuts": [50, 50, 10] if quick else None}
+    results = bench_jax.measure(**settings)
+    return {"jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
+            "backends": list(dict.fromkeys(b for pb in results.values() for b in pb)),
+            **settings,
+            "nuts_skipped": "numpyro not installed" if no_nuts else "", "cases": results}
 
 
 def _jsonable(obj):
@@ -212,11 +269,122 @@ def table_rows(results: dict) -> list[dict]:
                              f"{r['cpu_all_s']:.1f} s, rss {r['rss_mb']:.0f} MB)",
                              r["wall_s"], None, "", "s", f"< {goal:g} s",
                              "yes" if r["wall_s"] < goal else "no"))
+    rows += _sample_rows(results.get("sample", {}))
+    rows += _dask_rows(results.get("dask", {}))
+    rows += _jax_rows(results.get("jax", {}))
     for name in PARTS:
         part = results.get(name, {})
         for key in ("skipped", "error"):
             if key in part:
                 rows.append(_row(name, "", key, None, None, "", "", met=part[key]))
+    return rows
+
+
+def _sample_rows(sample: dict) -> list[dict]:
+    rows = []
+    gp, ref = sample.get("gammapy"), sample.get("gammapy_t1000")
+    if gp:
+        kind = "Gammapy Sampler (UltraNest), same run"
+        rows.append(_row("sample", "crab", f"Gammapy Sampler ({sample['live_points']} live "
+                         f"points): wall {gp['wall_s']:.1f} s, {gp['nfev']} likelihood calls, "
+                         f"ESS {gp['ess']:.0f}, converged {gp['converged']}; time to 1000 ESS",
+                         None, gp["t1000"], kind, "s"))
+    else:
+        kind = "Gammapy Sampler, data README (one run's total time, no ESS)"
+    for r in sample.get("rows", []):
+        setup = (f"{sample['chains']} chains x ({sample['tune']} tune + {sample['draws']} "
+                 "draws)")
+        rows.append(_row("sample", f"crab {r['sampler']}", f"time to 1000 bulk ESS, {setup} "
+                         f"(sampling {r['sampling_s']:.1f} s, min ESS {r['min_ess_bulk']:.0f} "
+                         f"({r['worst']}), r_hat max {r['max_rhat']:.3f}, "
+                         f"{r['divergences']} divergences)", r["t1000"], ref, kind, "s", "",
+                         f"speed-up {r['ratio']:.0f}x"))
+        rows.append(_row("sample", f"crab {r['sampler']}", f"time to 1000 bulk ESS with "
+                         f"build {r['build_s']:.2f} s + compile {r['compile_s']:.1f} s",
+                         r["t1000_with_compile"], ref, kind, "s", "",
+                         f"speed-up {r['ratio_with_compile']:.0f}x"))
+    return rows
+
+
+DASK_GOAL = 1.7  # speed-up of the mean study wall time, 2 workers against 1
+
+
+def _dask_rows(dask: dict) -> list[dict]:
+    rows = []
+    counts = dask.get("per_count", [])
+    if not counts:
+        return rows
+    case = f"coverage study, {dask['n']} replications"
+    base = counts[0]
+    for c in counts:
+        runs = [r for r in dask["runs"] if r["workers"] == c["workers"]]
+        cores = sum(r["cpu_s"] for r in runs) / sum(r["wall_s"] for r in runs)
+        setup = sum(r["setup_s"] for r in runs) / len(runs)
+        what = (f"study wall, {c['workers']} worker(s), mean of {c['runs']} run(s) (cores used "
+                f"{cores:.2f}, {1e3 * c['mean_wall_s'] / dask['n']:.0f} ms per replication, "
+                f"worker setups {setup:.1f} s summed over workers, included)")
+        if c is base:
+            rows.append(_row("dask", case, what, c["mean_wall_s"], None, "", "s"))
+            continue
+        goal = c["workers"] == 2 and base["workers"] == 1
+        met = f"speed-up {c['speedup']:.2f}x"
+        if goal:
+            met += "; yes" if c["speedup"] >= DASK_GOAL else "; no"
+        rows.append(_row("dask", case, what, c["mean_wall_s"], base["mean_wall_s"],
+                         f"{base['workers']} worker(s), same run", "s",
+                         f">= {DASK_GOAL}x" if goal else "", met))
+    s = dask["summary"]
+    rows.append(_row("dask", case, f"MINOS coverage of the index (expected "
+                     f"{s['expected']:.3f}); tables identical across runs: "
+                     f"{dask['same_tables']}", s["coverage"], None, "", "",
+                     met=f"+- {s['coverage_err']:.3f}, {s['used']} / {s['n']} used"))
+    return rows
+
+
+JAX_GOAL = 1e-6  # largest relative difference from the C backend, value and gradient
+_COMPARED = {"c": "the C backend", "reference file": "the C-backend reference file"}
+
+
+def _jax_rows(part: dict) -> list[dict]:
+    rows = []
+    for case, per_backend in part.get("cases", {}).items():
+        c_vg = per_backend.get("c", {}).get("vg")
+        for backend, r in per_backend.items():
+            vg = r.get("vg")
+            if vg is None:
+                rows.append(_row("jax", case, f"{backend}: value+grad", None, None, "", "",
+                                 met=f"failed: {r.get('error', 'not run')}"))
+                continue
+            label = f"{case} ({vg['n_free']} free)"
+            ref = None if backend == "c" or c_vg is None else 1e3 * c_vg["value_grad_s"]
+            rows.append(_row("jax", label, f"{backend}: value+grad (compile "
+                             f"{vg['compile_s']:.1f} s)", 1e3 * vg["value_grad_s"], ref,
+                             "" if ref is None else "C backend", "ms", "",
+                             "" if ref is None else
+                             f"C / this {ref / (1e3 * vg['value_grad_s']):.2f}"))
+            if "rel_value" in vg:
+                worst = max(vg["rel_value"], vg["rel_grad"])
+                met = (f"value {vg['rel_value']:.1e}, gradient {vg['rel_grad']:.1e}; "
+                       + ("yes" if worst <= JAX_GOAL else "no"))
+                if "rel_jax_cpu" in vg:
+                    met += f"; vs jax-cpu {vg['rel_jax_cpu']:.1e}"
+                rows.append(_row("jax", label, f"{backend}: largest relative difference "
+                                 f"from {_COMPARED.get(vg['compared_with'], 'the reference')}"
+                                 ", value and gradient at two "
+                                 "points", worst, None, "", "relative",
+                                 f"same numbers to {JAX_GOAL:g} relative", met))
+            n = r.get("nuts")
+            if n is None:
+                continue
+            if "error" in n:
+                rows.append(_row("jax", label, f"{backend}: NUTS (numpyro)", None, None, "", "",
+                                 met=f"failed: {n['error']}"))
+                continue
+            rows.append(_row("jax", label, f"{backend}: NUTS (numpyro) {n['tune']} tune + "
+                             f"{n['draws']} draws, depth {n['max_tree_depth']}: init+compile "
+                             f"{n['init_s']:.1f} s, sampling {n['sample_s']:.1f} s, "
+                             f"{n['steps']} leapfrog steps; per step", 1e3 * n["per_step_s"],
+                             None, "", "ms"))
     return rows
 
 
@@ -237,8 +405,9 @@ def markdown(rows: list[dict], env: dict) -> str:
              f"{env['git']}; OMP_NUM_THREADS={env['omp']}; PYTENSOR_FLAGS={env['flags']}; "
              f"total {env['wall_s']:.0f} s.", "",
              "Reference: Gammapy measured in the same run, or the numpy floor (one plain numpy "
-             "pass computing the same statistic and its norm gradient over the same arrays). "
-             "Wall times; CPU times in results.json.", "",
+             "pass computing the same statistic and its norm gradient over the same arrays), "
+             "or as named in the 'reference is' column (Dask: the 1-worker runs; JAX: the C "
+             "backend). Wall times; CPU times in results.json.", "",
              "| benchmark | case | quantity | skyfit | reference | reference is | unit | goal "
              "| result |", "| --- " * 9 + "|"]
     for r in rows:
