@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skyfit.datasets.synthetic import synthetic_dataset
+from skyfit.datasets.synthetic import AnalyticPSF, synthetic_dataset
 from skyfit.forward import Likelihood, cash
 from skyfit.maps import Map
 from skyfit.models import FoVBackgroundModel, Models, SkyModel
@@ -14,9 +14,13 @@ from skyfit.models.spatial import DiskSpatialModel, GaussianSpatialModel, PointS
 from skyfit.models.spectral import LogParabolaSpectralModel, PowerLawSpectralModel
 
 
-def _dataset(background=True):
+def _dataset(background=True, reco_psf=False):
+    psf = None
+    if reco_psf:  # tabulated in reconstructed energy (Gammapy's RecoPSFMap)
+        psf = AnalyticPSF(sigma_0=0.1)
+        psf.is_reco = True
     ds = synthetic_dataset(npix=(30, 24), binsz=0.05, energy_edges=np.geomspace(0.1, 10, 5),
-                           energy_true_edges=np.geomspace(0.05, 20, 9), name="syn")
+                           energy_true_edges=np.geomspace(0.05, 20, 9), name="syn", psf=psf)
     if not background:
         ds.background = None
     return ds
@@ -53,6 +57,8 @@ CASES = {
         lambda: [_point(free_position=False), *_extended()], True, False),
     "no background at all": (lambda: [_point(), _extended()[1]], False, False),
     "fit mask over part of the cube": (lambda: [_point(), *_extended(), _bkg()], True, True),
+    "PSF in reconstructed energy, fixed and free sources": (
+        lambda: [_point(free_position=False), *_extended(), _bkg()], "reco", False),
 }
 
 
@@ -68,7 +74,7 @@ def _cube_stat(like, theta):
 @pytest.fixture(scope="module", params=list(CASES), ids=list(CASES))
 def case(request):
     make, background, masked = CASES[request.param]
-    ds = _dataset(background)
+    ds = _dataset(bool(background), reco_psf=background == "reco")
     models = Models(make())
     if masked:
         mask = np.ones(ds.counts.data.shape, bool)
@@ -95,7 +101,7 @@ def test_new_counts_need_no_recompilation(case, monkeypatch):
 
     ds, like = case
     theta = like.current_theta()
-    like.value_and_grad(theta)
+    like.value(theta), like.value_and_grad(theta)  # compiled before counting
     calls = []
     monkeypatch.setattr(pytensor, "function", lambda *a, **k: calls.append(a))
     saved = ds.counts

@@ -276,7 +276,7 @@ class _SourcePlan:
             return reco
         from .response import convolve
 
-        return convolve(reco, self.kernel)
+        return convolve(reco, self.kernel, self.cut.shape)
 
 
 def _tensordot(edisp, true, m):
