@@ -207,9 +207,9 @@ class MapDataset:
         >>> bool((ds.counts.data == first).all()), bool(first.sum() > 0)
         (True, True)
         """
-        rng = np.random.default_rng(random_seed)
         from ..forward.stat import has_negative
 
+        rng = np.random.default_rng(random_seed)
         npred = self.npred()
         if has_negative(npred):
             raise ValueError(f"dataset {self.name!r}: cannot simulate counts, the models "

@@ -133,18 +133,21 @@ class FittedBins:
         total = sum(total[1:], total[0]) if total else pt.constant(0.0)
         at_counts = (sum(at_counts[1:], at_counts[0]) if at_counts else
                      pt.zeros_like(arrays["energy"], dtype="float64"))
-        fluxes = []
-        parts = pred.source_npreds(value_of, fluxes)
-        factors.extend(fluxes)
+        fluxes, parts = pred.source_npreds(value_of)
+        if fluxes is not None:
+            factors.append(fluxes)
         for i, (_, part) in enumerate(parts):
             weight = self.source_masks[i]
             total = total + (part.sum() if weight is None else (part * weight).sum())
             at_counts = pt.inc_subtensor(at_counts[arrays[f"at{i}"]],
                                          part.ravel()[arrays[f"in{i}"]])
-        lowest = pt.min(pt.concatenate([pt.as_tensor_variable(f).ravel() for f in factors])
-                        ) if factors else pt.constant(np.inf)
         if self.negative_maps:
             lowest = pt.constant(-np.inf)
+        elif factors:
+            lowest = pt.min(pt.concatenate([pt.as_tensor_variable(f).ravel()
+                                            for f in factors]))
+        else:
+            lowest = pt.constant(np.inf)
         return total, at_counts, lowest
 
     def floor_excess(self, npred):

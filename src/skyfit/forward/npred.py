@@ -101,22 +101,21 @@ class DatasetPredictor:
         if self.fixed is not None:
             flat = total.ravel() + self.fixed.npred(self.t_axis.edges_in("TeV"), value_of)
             total = flat.reshape(self.geom.data_shape)
-        for source, part in self.source_npreds(value_of):
+        for source, part in self.source_npreds(value_of)[1]:
             total = _add_box(total, part, *source.cut.slices)
         return total
 
-    def source_npreds(self, value_of, fluxes_out: list | None = None) -> list:
-        """``(plan, counts in its cutout)`` of each source not in :attr:`fixed`; their
-        ``(S, T)`` spectral bin integrals are appended to ``fluxes_out`` if given."""
+    def source_npreds(self, value_of) -> tuple:
+        """``(fluxes, parts)`` of the sources not in :attr:`fixed`: their ``(S, T)``
+        spectral bin integrals (None if there are none) and ``(plan, counts in its
+        cutout)`` for each."""
         if not self.sources:
-            return []
+            return None, []
         # all spectra in one call per class: a smaller graph (compiling per-source
         # spectral expressions fused into one C function took minutes on the GC)
         fluxes = spectral_fluxes([s.spectral for s in self.sources],
                                  self.t_axis.edges_in("TeV"), value_of)
-        if fluxes_out is not None:
-            fluxes_out.append(fluxes)
-        return [(s, s.npred(value_of, fluxes[i])) for i, s in enumerate(self.sources)]
+        return fluxes, [(s, s.npred(value_of, fluxes[i])) for i, s in enumerate(self.sources)]
 
     def background_data(self) -> np.ndarray | None:
         """The dataset's background cube (before the background model), or None."""
