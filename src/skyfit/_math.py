@@ -18,7 +18,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
-import scipy.special as sc
 
 __all__ = ["is_symbolic", "xp"]
 
@@ -39,18 +38,26 @@ def is_symbolic(*args) -> bool:
     return any(isinstance(a, Variable) for a in args)
 
 
-_NUMPY = SimpleNamespace(
+class _Numpy(SimpleNamespace):
+    """numpy's functions, and scipy.special's imported on first use (0.2 s of import
+    that a fit of models without them does not need)."""
+
+    def __getattr__(self, name):  # only for names not set yet
+        if name not in ("erf", "erfc", "gammaln", "gammaincc", "gamma", "i0e"):
+            raise AttributeError(name)
+        import scipy.special
+
+        value = getattr(scipy.special, name)
+        setattr(self, name, value)
+        return value
+
+
+_NUMPY = _Numpy(
     **{name: getattr(np, name) for name in (
         "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "arcsin", "arccos",
         "arctan2", "abs", "where", "maximum", "minimum", "clip", "sum", "asarray",
         "zeros_like", "ones_like", "stack", "power", "pi", "isclose",
     )},
-    erf=sc.erf,
-    erfc=sc.erfc,
-    gammaln=sc.gammaln,
-    gammaincc=sc.gammaincc,
-    gamma=sc.gamma,
-    i0e=sc.i0e,
     symbolic=False,
 )
 

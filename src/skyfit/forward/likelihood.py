@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from functools import partial
 
 import numpy as np
 
@@ -39,8 +38,10 @@ class Likelihood:
         priors in ``models.priors`` that involve a free parameter (MAP).
     mode : str
         PyTensor compilation mode (default: ``$SKYFIT_PYTENSOR_MODE`` or ``"CVM"``, the C
-        backend: fastest to run on CPU; ``"FAST_COMPILE"`` compiles in a fraction of the
-        time and runs ~10-30x slower, good for tests and one-off evaluations;
+        backend: fastest to run on CPU; one C module per function where PyTensor's plain
+        C linker can run the graph, e.g. spectral fits of fixed-position sources, else one
+        per operation, see :mod:`skyfit.forward.linker`; ``"FAST_COMPILE"`` compiles in a
+        fraction of the time and runs ~10-30x slower, good for one-off evaluations;
         ``"JAX"`` compiles the same graph with JAX, on a GPU where JAX sees one, else on
         the CPU, in float64: see :mod:`skyfit.forward.jax_ops`; ``pip install
         'skyfit[jax]'``).
@@ -83,10 +84,14 @@ class Likelihood:
         self.free = [p for p in self.parameters if not p.frozen]
         index = {id(p): i for i, p in enumerate(self.free)}
         self.theta = theta = pt.dvector("theta")
+        # one scalar variable per free parameter, the graph's only view of theta: the
+        # gradient is taken with respect to these and stacked (theta[i] per use would
+        # leave an IncSubtensor of a zero vector per parameter in the gradient)
+        self._scalars = [theta[i] for i in range(len(self.free))]
 
         def value_of(par):
             i = index.get(id(par))
-            return par.value if i is None else theta[i]
+            return par.value if i is None else self._scalars[i]
 
         self.predictors = [DatasetPredictor(d, models, lambda p: id(p) in index)
                            for d in self.datasets]
@@ -146,7 +151,7 @@ class Likelihood:
         import pytensor
 
         if key not in self._fns:
-            grad = partial(pytensor.grad, wrt=self.theta, disconnected_inputs="ignore")
+            grad = self._grad
             if key == "value":
                 outs = [self.total, self._lowest]
             elif key == "value_grad":
@@ -185,6 +190,15 @@ class Likelihood:
             # skip PyTensor's per-call input validation (a few us of a ~15 us Crab call)
             self._fns[key].trust_input = True
         return self._fns[key]
+
+    def _grad(self, expr):
+        """Gradient of the scalar ``expr`` with respect to ``theta``, one vector."""
+        import pytensor
+        import pytensor.tensor as pt
+
+        if not self._scalars:
+            return pytensor.grad(expr, wrt=self.theta, disconnected_inputs="ignore")
+        return pt.stack(pytensor.grad(expr, wrt=self._scalars, disconnected_inputs="ignore"))
 
     @property
     def n_free(self) -> int:
@@ -315,15 +329,23 @@ class Likelihood:
 
 
 def _compile_mode(mode):
-    """PyTensor ``mode`` without the sparse ``local_usmm`` rewrite: skyfit's graphs have no
+    """PyTensor ``mode`` without the sparse ``local_usmm`` rewrite (skyfit's graphs have no
     sparse dot, and that rewrite's check reads ``config.blas__ldflags``, whose first read
-    probes for a BLAS library (~0.3 s of a warm-cache first fit)."""
+    probes for a BLAS library: ~0.3 s of a warm-cache first fit); ``"CVM"``, the default,
+    links with :class:`~skyfit.forward.linker.WholeGraphCLinker` (one C module for the
+    whole graph where possible). Other PyTensor modes (``"FAST_RUN"``: CVM linker, one
+    module per operation) are used as they are."""
     # importing pytensor.sparse registers local_usmm (PyTensor's rewrites import it
     # anyway); excluding the rewrite before it is registered makes its registration fail
     import pytensor.sparse  # noqa: F401
     from pytensor.compile.mode import get_mode
 
-    return get_mode(mode).excluding("local_usmm")
+    chosen = get_mode(mode).excluding("local_usmm")
+    if mode == "CVM":
+        from .linker import WholeGraphCLinker
+
+        chosen = type(chosen)(linker=WholeGraphCLinker(), optimizer=chosen.optimizer)
+    return chosen
 
 
 def _register_backend(mode) -> None:
