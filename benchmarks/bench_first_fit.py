@@ -9,11 +9,13 @@ Each run is a fresh interpreter that imports skyfit, reads ``fermi-3fhl-crab`` w
 the functions the fit uses (value, value+gradient) and runs ``MapFit.run()`` (fit
 and covariance). *Cold*: PyTensor's compile directory is a new empty folder
 (``PYTENSOR_FLAGS=base_compiledir=<tmp>``), so every C module is compiled; *warm*: the
-same folder again. Reported per run: the wall time from process start to the fit result
-(interpreter start included), its breakdown (import / read / build / compile / fit),
-the CPU time of the process and of its compiler subprocesses, and the peak RSS. Goals:
-under 10 s cold and 2 s warm. ``--modes CVM FAST_COMPILE`` also times other PyTensor modes
-(``SKYFIT_PYTENSOR_MODE``). Skipped, with a message, when the shared data is absent.
+same folder again. Reported per run: the wall time from starting the process to the fit
+result reaching this process (interpreter start included; the goals apply to it), its
+breakdown (import / read / build / compile / fit), the time the process then takes to
+exit (PyTensor's exit handler walks its compile cache once more: it delays a script's
+end, not its result), the CPU time of the process and of its compiler subprocesses, and
+the peak RSS. Goals: under 10 s cold and 2 s warm. ``--modes CVM FAST_COMPILE`` also
+times other PyTensor modes (``SKYFIT_PYTENSOR_MODE``). Skipped, with a message, when the shared data is absent.
 """
 
 from __future__ import annotations
@@ -85,15 +87,21 @@ def run_child(compiledir: Path, mode: str) -> dict:
            "SKYFIT_PYTENSOR_MODE": mode}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, "--child"], capture_output=True,
-                          text=True, env=env)
+    report, result_s = None, None
+    with subprocess.Popen([sys.executable, __file__, "--child"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env) as proc:
+        for line in proc.stdout:  # the result line arrives before the process exits
+            if line.startswith(MARK):
+                result_s = time.perf_counter() - t0
+                report = json.loads(line[len(MARK):])
+        stderr = proc.stderr.read()
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    for line in proc.stdout.splitlines():
-        if line.startswith(MARK):
-            return {**json.loads(line[len(MARK):]), "wall_s": wall, "cpu_all_s": cpu}
-    raise RuntimeError(f"first-fit child failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    if report is None:
+        raise RuntimeError(f"first-fit child failed ({proc.returncode}): {stderr[-2000:]}")
+    return {**report, "result_s": result_s, "wall_s": wall, "exit_s": wall - result_s,
+            "cpu_all_s": cpu}
 
 
 def run(warm_runs: int = 3, modes=("CVM",)) -> dict | None:
@@ -108,29 +116,29 @@ def run(warm_runs: int = 3, modes=("CVM",)) -> dict | None:
             warm = [run_child(compiledir, mode) for _ in range(warm_runs)]
         finally:
             shutil.rmtree(compiledir, ignore_errors=True)
-        median = statistics.median_low(w["wall_s"] for w in warm)
+        median = statistics.median_low(w["result_s"] for w in warm)
         out[mode] = {"cold": cold, "warm": warm,
-                     "warm_median": next(w for w in warm if w["wall_s"] == median)}
+                     "warm_median": next(w for w in warm if w["result_s"] == median)}
     return out
 
 
 def print_table(result: dict) -> None:
     print("| mode | cache | to fit result s | " + " | ".join(f"{s} s" for s in STEPS)
-          + " | CPU s (with compilers) | peak RSS MB | goal s | met |")
-    print("| --- " * (len(STEPS) + 7) + "|")
+          + " | then exit s | CPU s (with compilers) | peak RSS MB | goal s | met |")
+    print("| --- " * (len(STEPS) + 8) + "|")
     for mode, runs in result.items():
         for cache in ("cold", "warm"):
             r = runs[cache] if cache == "cold" else runs["warm_median"]
             goal = GOALS[cache]
-            print(f"| {mode} | {cache} | {r['wall_s']:.2f} | "
+            print(f"| {mode} | {cache} | {r['result_s']:.2f} | "
                   + " | ".join(f"{r['times'][s]:.2f}" for s in STEPS)
-                  + f" | {r['cpu_all_s']:.2f} | {r['rss_mb']:.0f} | {goal:g} | "
-                  f"{'yes' if r['wall_s'] < goal else 'no'} |")
+                  + f" | {r['exit_s']:.2f} | {r['cpu_all_s']:.2f} | {r['rss_mb']:.0f} | "
+                  f"{goal:g} | {'yes' if r['result_s'] < goal else 'no'} |")
     for mode, runs in result.items():
         r = runs["cold"]
         print(f"{mode}: fit success {r['success']}, {r['nfev']} evaluations, total stat "
               f"{r['total_stat']:.3f}; warm runs (s): "
-              + ", ".join(f"{w['wall_s']:.2f}" for w in runs["warm"]))
+              + ", ".join(f"{w['result_s']:.2f}" for w in runs["warm"]))
 
 
 def main(argv=None) -> None:

@@ -267,8 +267,8 @@ def table_rows(results: dict) -> list[dict]:
             steps = ", ".join(f"{k} {v:.2f}" for k, v in r["times"].items())
             rows.append(_row("first_fit", f"crab {mode}", f"{cache} cache ({steps}; CPU "
                              f"{r['cpu_all_s']:.1f} s, rss {r['rss_mb']:.0f} MB)",
-                             r["wall_s"], None, "", "s", f"< {goal:g} s",
-                             "yes" if r["wall_s"] < goal else "no"))
+                             r["result_s"], None, "", "s", f"< {goal:g} s",
+                             "yes" if r["result_s"] < goal else "no"))
     rows += _sample_rows(results.get("sample", {}))
     rows += _dask_rows(results.get("dask", {}))
     rows += _jax_rows(results.get("jax", {}))
