@@ -15,7 +15,8 @@ breakdown (import / read / build / compile / fit), the time the process then tak
 exit (PyTensor's exit handler walks its compile cache once more: it delays a script's
 end, not its result), the CPU time of the process and of its compiler subprocesses, and
 the peak RSS. Goals: under 10 s cold and 2 s warm. ``--modes CVM FAST_COMPILE`` also
-times other PyTensor modes (``SKYFIT_PYTENSOR_MODE``). Skipped, with a message, when the shared data is absent.
+times other PyTensor modes (``SKYFIT_PYTENSOR_MODE``). Skipped, with a message, when the
+shared data is absent.
 """
 
 from __future__ import annotations
