@@ -122,3 +122,16 @@ def test_table_rows_skipped_parts():
     rows = run_all.table_rows(results)
     assert [(r["benchmark"], r["quantity"], r["met"]) for r in rows] == [
         (p, "skipped", f"no {p}") for p in ("sample", "dask", "jax")]
+
+
+def test_float32_measurement_sees_its_rounding():
+    """bench_float32's precision part: float32 changes the statistic by far less than
+    its size but not by nothing, and makes it step where float64 is smooth."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_float32
+    finally:
+        sys.path.pop(0)
+    stat, change, step = bench_float32.statistic_error(1e4)
+    assert 0 < abs(change) < 1e-6 * abs(stat)
+    assert 0 < step < 1e-3
