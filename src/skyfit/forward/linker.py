@@ -4,7 +4,7 @@ PyTensor's CVM linker compiles one C module per distinct operation (its signatur
 inlined constants) and runs them from a C loop. A Crab-sized statistic has ~25 such
 operations: ~16 s of compiler in a fresh process, and a new set of frozen parameters
 recompiles most of them. PyTensor's plain C linker compiles the whole graph into one
-module instead: on the Crab ~7 s in a fresh process (two modules: value, value and
+module instead: on the Crab ~4 s in a fresh process (two modules: value, value and
 gradient), and each call runs without the loop between operations (value and gradient
 ~30 % faster).
 
@@ -14,7 +14,8 @@ an intermediate result (``py_<name>``, which only the per-operation linkers keep
 sync; e.g. ``IncSubtensor``). :class:`WholeGraphCLinker` looks at the rewritten graph
 and uses the plain C linker only where every operation qualifies and the graph is small
 enough for one module to compile quickly; otherwise PyTensor's CVM linker, as before.
-Both run the same operations' C code, so results agree to the last bits.
+Both run the same operations' C code; results agree to round-off (the optimisation level
+changes the order of a few floating-point operations: ~1e-15 relative on the Crab).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from pytensor.link.vm import VMLinker
 
 __all__ = ["WholeGraphCLinker", "whole_graph_ok"]
 
-#: above this many operations the graph compiles per operation (one module would take
-#: long to compile and could not reuse modules already in the cache)
+#: above this many operations the graph compiles per operation (a module's compile time
+#: grows with the graph: 1.6 s for 38 operations, 2.8 s for 108 at -O1; per operation,
+#: modules already in the cache are reused)
 MAX_NODES = 120
 
 
