@@ -333,8 +333,8 @@ def _compile_mode(mode):
     sparse dot, and that rewrite's check reads ``config.blas__ldflags``, whose first read
     probes for a BLAS library: ~0.3 s of a warm-cache first fit); ``"CVM"``, the default,
     links with :class:`~skyfit.forward.linker.WholeGraphCLinker` (one C module for the
-    whole graph where possible). Other PyTensor modes (``"FAST_RUN"``: CVM linker, one
-    module per operation) are used as they are."""
+    whole graph where possible). Other PyTensor modes (``"FAST_COMPILE"``, ``"NUMBA"``,
+    ``"JAX"``; in PyTensor 3 ``"FAST_RUN"`` is Numba) are used as they are."""
     # importing pytensor.sparse registers local_usmm (PyTensor's rewrites import it
     # anyway); excluding the rewrite before it is registered makes its registration fail
     import pytensor.sparse  # noqa: F401
