@@ -9,11 +9,15 @@ gradient), and each call runs without the loop between operations (value and gra
 ~30 % faster).
 
 The plain C linker cannot run every graph: operations without C code (the FFT
-convolution of extended sources), and operations whose C code reads the Python object of
-an intermediate result (``py_<name>``, which only the per-operation linkers keep in
-sync; e.g. ``IncSubtensor``). :class:`WholeGraphCLinker` looks at the rewritten graph
-and uses the plain C linker only where every operation qualifies and the graph is small
-enough for one module to compile quickly; otherwise PyTensor's CVM linker, as before.
+convolution of extended sources; ``Dot22`` where PyTensor found no BLAS library), and
+operations whose C code reads the Python object of an intermediate result
+(``py_<name>``, which only the per-operation linkers keep in sync). For basic views and
+increments (``Subtensor``, ``IncSubtensor``: the gradients of stacked spectral
+parameters) the same C code on the array itself is substituted; others
+(``TensorFromScalar``, in graphs of free positions) stay blockers.
+:class:`WholeGraphCLinker` looks at the rewritten graph and uses the plain C linker only
+where every operation qualifies and the graph is small enough for one module to compile
+quickly; otherwise PyTensor's CVM linker, as before.
 Both run the same operations' C code; results agree to round-off (the optimisation level
 changes the order of a few floating-point operations: ~1e-15 relative on the Crab).
 """
@@ -28,13 +32,15 @@ from pytensor.link.c.basic import CLinker
 from pytensor.link.c.cmodule import GCC_compiler
 from pytensor.link.c.interface import CLinkerOp
 from pytensor.link.vm import VMLinker
+from pytensor.tensor.subtensor import IncSubtensor, Subtensor
 
 __all__ = ["WholeGraphCLinker", "whole_graph_ok"]
 
 #: above this many operations the graph compiles per operation (a module's compile time
-#: grows with the graph: 1.6 s for 38 operations, 2.8 s for 108 at -O1; per operation,
-#: modules already in the cache are reused)
-MAX_NODES = 120
+#: grows with the graph: at -O1 1.6 s for 38 operations, 2.6 s for 108, 7.6 s for 211,
+#: where the per-operation linker took 23 s in a fresh cache; per operation, modules
+#: already in the cache are reused)
+MAX_NODES = 250
 
 
 class WholeGraphCLinker(Linker):
@@ -63,6 +69,11 @@ class WholeGraphCLinker(Linker):
     def accept(self, fgraph, no_recycling=None, profile=None):
         new = copy(self)
         if whole_graph_ok(fgraph, self.max_nodes):
+            for node in fgraph.toposort():
+                op = _array_op(node)
+                if op is not None:
+                    fgraph.replace_all(zip(node.outputs, op.make_node(*node.inputs).outputs,
+                                           strict=True), reason="WholeGraphCLinker")
             new.chosen = _CLinker().accept(fgraph, no_recycling)
         else:
             new.chosen = VMLinker(use_cloop=True).accept(fgraph, no_recycling, profile)
@@ -100,32 +111,79 @@ class _CLinker(CLinker):
 def whole_graph_ok(fgraph, max_nodes: int = MAX_NODES) -> bool:
     """Whether PyTensor's plain C linker can run ``fgraph``: at most ``max_nodes``
     operations, each with C code that does not read the Python object of an input
-    computed inside the graph (only the per-operation linkers keep that object).
+    computed inside the graph (only the per-operation linkers keep that object), once
+    basic views and increments use their array-object variants (:func:`_array_op`).
 
     Examples
     --------
     >>> import pytensor.tensor as pt
     >>> from pytensor.graph.fg import FunctionGraph
+    >>> import numpy as np
+    >>> from skyfit.forward.fftconv import fft_convolve
     >>> x = pt.dvector("x")
-    >>> whole_graph_ok(FunctionGraph([x], [pt.exp(x).sum()]))
-    True
     >>> whole_graph_ok(FunctionGraph([x], [pt.inc_subtensor((2 * x)[0], 1.0)]))
+    True
+    >>> whole_graph_ok(FunctionGraph([x], [pt.exp(x).sum()]), max_nodes=1)
+    False
+    >>> image = x.reshape((1, 2, 2))  # the FFT convolution has no C code
+    >>> whole_graph_ok(FunctionGraph([x], [fft_convolve(image, np.ones((1, 1, 1)), (2, 2))]))
     False
     """
     nodes = fgraph.toposort()
     if len(nodes) > max_nodes:
         return False
     for node in nodes:
-        if not isinstance(node.op, CLinkerOp):
+        op = _array_op(node) or node.op
+        if not isinstance(op, CLinkerOp):
             return False
         names = [f"in{k}" for k in range(len(node.inputs))]
         sub = {"failure_var": "failure", "id": 0, "fail": "FAIL;", "params": "params"}
         try:
-            code = node.op.c_code(node, "node", names, [f"out{k}" for k in
-                                                         range(len(node.outputs))], sub)
+            code = op.c_code(node, "node", names, [f"out{k}" for k in
+                                                    range(len(node.outputs))], sub)
         except Exception:  # no C code (MethodNotDefined, NotImplementedError, ...)
             return False
         for name, var in zip(names, node.inputs, strict=True):
             if var.owner is not None and re.search(rf"\bpy_{name}\b", code):
                 return False
     return True
+
+
+class _ArrayObjectCode:
+    """Mixin: the C code reads the input arrays themselves where PyTensor's reads their
+    Python objects (``py_<name>``). Under the per-operation linkers the two are the same
+    object (PyTensor asserts it); the plain C linker leaves ``py_<name>`` unset for
+    intermediate results. The semantics (a view referencing its base, a copy of it) are
+    unchanged."""
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        code = super().c_code(node, name, inputs, outputs, sub)
+        for var in inputs:
+            code = re.sub(rf"\bpy_{var}\b", f"((PyObject*){var})", code)
+        return code
+
+    def c_code_cache_version(self):
+        version = super().c_code_cache_version()
+        return (*version, "skyfit-array-object", 1) if version else version
+
+
+class _ArraySubtensor(_ArrayObjectCode, Subtensor):
+    pass
+
+
+class _ArrayIncSubtensor(_ArrayObjectCode, IncSubtensor):
+    pass
+
+
+def _array_op(node):
+    """The array-object variant of ``node``'s op where it reads the Python object of an
+    input computed in the graph (basic ``Subtensor`` views, ``IncSubtensor``), else None."""
+    op = node.op
+    if not any(var.owner is not None for var in node.inputs):
+        return None
+    if type(op) is Subtensor:
+        return _ArraySubtensor(op.idx_list)
+    if type(op) is IncSubtensor:
+        return _ArrayIncSubtensor(**{name: getattr(op, name) for name in op.__props__})
+    return None
+
