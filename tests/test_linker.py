@@ -98,3 +98,14 @@ def test_likelihood_links_a_spectral_fit_whole(name):
                 assert type(like._fn(key).maker.linker.chosen).__name__ == "_CLinker"
     for a, b in zip(results["CVM"], results["FAST_COMPILE"], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_npred_cubes_keep_the_per_operation_linker():
+    """The plain C linker keeps every intermediate array between calls: the npred cubes
+    (and the exact Hessian) are linked per operation, which frees them."""
+    ds = synthetic_dataset(npix=(8, 8), name="toy")
+    models = Models([*SPECTRAL_FITS["one source"](), FoVBackgroundModel("toy")])
+    like = Likelihood([ds], models, mode="CVM")
+    like.npred()
+    assert type(like._fn("npred").maker.linker).__name__ == "VMLinker"
+    assert type(like._fn("value").maker.linker.chosen).__name__ == "_CLinker"

@@ -184,7 +184,7 @@ class Likelihood:
                 warnings.filterwarnings("ignore", "Skipping Assert.*shape error",
                                         UserWarning)
                 self._fns[key] = pytensor.function([self.theta], outs,
-                                                  mode=_compile_mode(self.mode),
+                                                  mode=_compile_mode(self.mode, key),
                                                   on_unused_input="ignore")
             # inputs always come through _theta (contiguous float64, checked shape):
             # skip PyTensor's per-call input validation (a few us of a ~15 us Crab call)
@@ -328,20 +328,25 @@ class Likelihood:
         return theta
 
 
-def _compile_mode(mode):
-    """PyTensor ``mode`` without the sparse ``local_usmm`` rewrite (skyfit's graphs have no
-    sparse dot, and that rewrite's check reads ``config.blas__ldflags``, whose first read
-    probes for a BLAS library: ~0.3 s of a warm-cache first fit); ``"CVM"``, the default,
-    links with :class:`~skyfit.forward.linker.WholeGraphCLinker` (one C module for the
-    whole graph where possible). Other PyTensor modes (``"FAST_COMPILE"``, ``"NUMBA"``,
-    ``"JAX"``; in PyTensor 3 ``"FAST_RUN"`` is Numba) are used as they are."""
+def _compile_mode(mode, key: str = "value"):
+    """PyTensor ``mode`` for the function ``key``, without the sparse ``local_usmm`` rewrite
+    (skyfit's graphs have no sparse dot, and that rewrite's check reads
+    ``config.blas__ldflags``, whose first read probes for a BLAS library: ~0.3 s of a
+    warm-cache first fit). ``"CVM"``, the default, links the statistic's value and
+    gradient functions with :class:`~skyfit.forward.linker.WholeGraphCLinker` (one C
+    module for the whole graph where possible); the functions of npred cubes (npred, the
+    floor term) and the exact Hessian keep PyTensor's CVM linker, which frees
+    intermediate arrays after each call (the plain C linker keeps them all: cubes, or one
+    row per parameter). Other PyTensor modes
+    (``"FAST_COMPILE"``, ``"NUMBA"``, ``"JAX"``; in PyTensor 3 ``"FAST_RUN"`` is Numba)
+    are used as they are."""
     # importing pytensor.sparse registers local_usmm (PyTensor's rewrites import it
     # anyway); excluding the rewrite before it is registered makes its registration fail
     import pytensor.sparse  # noqa: F401
     from pytensor.compile.mode import get_mode
 
     chosen = get_mode(mode).excluding("local_usmm")
-    if mode == "CVM":
+    if mode == "CVM" and key in ("value", "value_grad"):
         from .linker import WholeGraphCLinker
 
         chosen = type(chosen)(linker=WholeGraphCLinker(), optimizer=chosen.optimizer)
