@@ -33,6 +33,7 @@ from pytensor.link.c.cmodule import GCC_compiler
 from pytensor.link.c.interface import CLinkerOp
 from pytensor.link.vm import VMLinker
 from pytensor.tensor.subtensor import IncSubtensor, Subtensor
+from pytensor.tensor.type import TensorType
 
 __all__ = ["WholeGraphCLinker", "whole_graph_ok"]
 
@@ -158,8 +159,9 @@ class _ArrayObjectCode:
 
     def c_code(self, node, name, inputs, outputs, sub):
         code = super().c_code(node, name, inputs, outputs, sub)
-        for var in inputs:
-            code = re.sub(rf"\bpy_{var}\b", f"((PyObject*){var})", code)
+        for var, cname in zip(node.inputs, inputs, strict=True):
+            if isinstance(var.type, TensorType):  # an array (index inputs are C scalars)
+                code = re.sub(rf"\bpy_{cname}\b", f"((PyObject*){cname})", code)
         return code
 
     def c_code_cache_version(self):
