@@ -44,14 +44,12 @@ def spectral_fluxes(spectral_models, edges, value_of):
     groups = defaultdict(list)
     for i, model in enumerate(spectral_models):
         groups[type(model)].append(i)
-    if len(groups) == 1 and len(spectral_models) > 1:
-        flux = _class_fluxes(spectral_models, emin, emax, value_of)
-        if not isinstance(flux, list):  # one broadcast call: its rows are in order
-            return flux
     rows = [None] * len(spectral_models)
     for indices in groups.values():
         models = [spectral_models[i] for i in indices]
         flux = _class_fluxes(models, emin, emax, value_of)
+        if len(models) == len(spectral_models) and not isinstance(flux, list):
+            return flux  # one broadcast call for all: its rows are already in order
         for j, i in enumerate(indices):
             rows[i] = flux[j]
     m = xp(*rows)

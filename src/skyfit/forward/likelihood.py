@@ -82,7 +82,7 @@ class Likelihood:
             models.check_values()
         self.parameters = _unique(p for m in models for p in _model_parameters(m))
         self.free = [p for p in self.parameters if not p.frozen]
-        index = {id(p): i for i, p in enumerate(self.free)}
+        self._index = index = {id(p): i for i, p in enumerate(self.free)}
         self.theta = theta = pt.dvector("theta")
         # one scalar variable per free parameter, the graph's only view of theta: the
         # gradient is taken with respect to these and stacked (theta[i] per use would
@@ -151,7 +151,7 @@ class Likelihood:
         import pytensor
 
         if key not in self._fns:
-            grad = self._grad
+            grad = self._grad  # of a scalar, with respect to theta
             if key == "value":
                 outs = [self.total, self._lowest]
             elif key == "value_grad":
@@ -293,10 +293,9 @@ class Likelihood:
         """Smallest predicted counts over the fitted bins of all datasets (a numpy
         evaluation of the cubes: nothing is compiled for it)."""
         theta = self._theta(theta)
-        index = {id(p): i for i, p in enumerate(self.free)}
 
         def value_of(par):
-            i = index.get(id(par))
+            i = self._index.get(id(par))
             return par.value if i is None else float(theta[i])
 
         lowest = np.inf
