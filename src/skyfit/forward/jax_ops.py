@@ -1,8 +1,9 @@
 """JAX implementations of the forward model's ops without one in PyTensor.
 
 PyTensor's JAX backend (``mode="JAX"``) translates each op of a graph to a JAX function
-through ``pytensor.link.jax.dispatch.jax_funcify``. Three ops of the forward model have
-none (skyfit's own convolution and sparse product); this module registers them:
+through ``pytensor.link.jax.dispatch.jax_funcify``. Some ops of the forward model have
+none (skyfit's own convolution, sparse product and pixel sums of radial profiles); this
+module registers them:
 
 * :class:`skyfit.forward.fftconv.FFTConvolve` (the PSF convolution of extended
   sources, :func:`skyfit.forward.response.convolve`) and its adjoint: ``jnp.fft.rfft2``
@@ -10,7 +11,10 @@ none (skyfit's own convolution and sparse product); this module registers them:
 * :class:`skyfit.forward.csr.CSRMatVec` (the constant sparse response of fixed sources,
   :mod:`skyfit.forward.batch`): a gather and a sorted ``segment_sum`` over the CSR rows.
   Its gradient is the same op on the transpose, so value, gradient and Hessian all run
-  through JAX.
+  through JAX;
+* :class:`skyfit.forward.pixelspline.SplinePixels` and ``SplinePixelsT`` (PSF and
+  round-source profiles summed over sub-pixels): a gather of the coefficient table, the
+  cubic, and a reshaped sum (or a gather of the pixel values for the transpose).
 
 Importing this module imports JAX and registers the translations (once, idempotently);
 :class:`skyfit.forward.Likelihood` does it when its ``mode`` uses the JAX linker, and
@@ -39,6 +43,7 @@ from pytensor.link.jax.dispatch import jax_funcify
 
 from .csr import CSRMatVec
 from .fftconv import FFTConvolve
+from .pixelspline import SplinePixels, SplinePixelsT, poly
 
 __all__ = ["ensure_x64"]
 
@@ -105,6 +110,33 @@ def _jax_csr_matvec(op, node, **kwargs):
                                    indices_are_sorted=True)
 
     return csr_matvec_inputs
+
+
+def _jax_spline_values(op, r, table):
+    idx = jnp.clip(jnp.floor(r / op.h), 0, op.nodes).astype(jnp.int64)
+    t = jnp.minimum(r - idx * op.h, op.h)
+    return poly(table[idx], t[:, None], op.deriv)  # (P, N)
+
+
+@jax_funcify.register(SplinePixels)
+def _jax_spline_pixels(op, node, **kwargs):
+    def spline_pixels(r, w, table):
+        vals = _jax_spline_values(op, r, table) * w[:, None]
+        n = table.shape[1]
+        return vals.T.reshape(n, op.ny, op.k, op.nx, op.k).sum(axis=(2, 4))
+
+    return spline_pixels
+
+
+@jax_funcify.register(SplinePixelsT)
+def _jax_spline_pixels_t(op, node, **kwargs):
+    pixel = jnp.asarray(op.pixel_of())
+
+    def spline_pixels_t(r, w, table, g):
+        at = g.reshape(g.shape[0], -1)[:, pixel]  # (N, P)
+        return w * jnp.einsum("pn,np->p", _jax_spline_values(op, r, table), at)
+
+    return spline_pixels_t
 
 
 ensure_x64()

@@ -22,6 +22,7 @@ from .._math import xp
 from ..models.sky import FoVBackgroundModel
 from ..models.spatial.sphere import angular_separation
 from .batch import FixedSources, spectral_fluxes
+from .convolved import convolved_profile, is_round
 from .radial import RadialSpline
 from .response import bilinear, extended_true, make_cutout, point_true, psf_kernel
 
@@ -105,16 +106,21 @@ class DatasetPredictor:
             total = _add_box(total, part, *source.cut.slices)
         return total
 
+    def source_fluxes(self, value_of):
+        """``(S, T)`` spectral bin integrals of the sources not in :attr:`fixed` (None if
+        there are none)."""
+        if not self.sources:
+            return None
+        # all spectra in one call per class: a smaller graph (compiling per-source
+        # spectral expressions fused into one C function took minutes on the GC)
+        return spectral_fluxes([s.spectral for s in self.sources],
+                               self.t_axis.edges_in("TeV"), value_of)
+
     def source_npreds(self, value_of) -> tuple:
         """``(fluxes, parts)`` of the sources not in :attr:`fixed`: their ``(S, T)``
         spectral bin integrals (None if there are none) and ``(plan, counts in its
         cutout)`` for each."""
-        if not self.sources:
-            return None, []
-        # all spectra in one call per class: a smaller graph (compiling per-source
-        # spectral expressions fused into one C function took minutes on the GC)
-        fluxes = spectral_fluxes([s.spectral for s in self.sources],
-                                 self.t_axis.edges_in("TeV"), value_of)
+        fluxes = self.source_fluxes(value_of)
         return fluxes, [(s, s.npred(value_of, fluxes[i])) for i, s in enumerate(self.sources)]
 
     def background_data(self) -> np.ndarray | None:
@@ -163,19 +169,26 @@ class _SourcePlan:
         psf_axis = pred.e_axis if self.reco_psf else pred.t_axis
         self.spline, psf_radius = _psf_spline(psf, self.position, psf_axis, geom)
         self.edisp = _edisp_matrix(dataset, self.position, pred.t_axis, pred.e_axis)
-        radius = psf_radius + (0.0 if self.spatial.is_point else _eval_radius(self.spatial))
+        size = 0.0 if self.spatial.is_point else _eval_radius(self.spatial)
+        # a round source of frozen size is, after the PSF, a radial profile: sampled
+        # like a point source's PSF (no convolution in the graph)
+        self.profile = None
+        if self.spline is not None and not self.reco_psf and is_round(self.spatial):
+            self.profile = convolved_profile(self.spatial, self.spline)
+        radial = self.spatial.is_point or self.profile is not None
         pixel = float(geom.pixel_scales.min())
         whole = self.position is None
-        k = _oversampling(self.spatial, self.spline, pixel)
+        k = _oversampling(self.spatial, self.spline, pixel, radial)
         self.cut = make_cutout(geom, lon0 if not whole else 0.0, lat0 if not whole else 0.0,
-                               frame, radius, k, full=whole)
+                               frame, psf_radius + size, k, full=whole)
         self.core = None
-        if self.cut is not None and self.spatial.is_point:
-            self.core = _core_cutout(geom, lon0, lat0, frame, self.cut, self.spline, pixel)
+        if self.cut is not None and radial:
+            self.core = _core_cutout(geom, lon0, lat0, frame, self.cut, self.spline, pixel,
+                                     size)
         if self.cut is None:
             warnings.warn(f"source {component.name!r} at ({lon0:.3f}, {lat0:.3f}) {frame} is "
-                          f"more than {radius:.2f} deg outside dataset {dataset.name!r}: it "
-                          "contributes nothing there", stacklevel=3)
+                          f"more than {psf_radius + size:.2f} deg outside dataset "
+                          f"{dataset.name!r}: it contributes nothing there", stacklevel=3)
             return
         sy, sx = self.cut.slices
         self.exposure_cut = pred.exposure[:, sy, sx]
@@ -183,14 +196,14 @@ class _SourcePlan:
             x, y = geom.world_to_pix(lon0, lat0, frame)
             self.exposure_src = bilinear(pred.exposure, float(x[0]), float(y[0]))
         self.kernel = None
-        if not self.spatial.is_point and self.spline is not None:
+        if not radial and self.spline is not None:
             self.kernel = psf_kernel(self.spline, pixel, psf_radius)
         self.shape_cut, self.into = self.cut, None
         self.reach = None  # (lon, lat, radius): where a free source must stay
-        if self.free_spatial and not self.spatial.is_point and not whole:
+        if self.free_spatial and not radial and not whole:
             self._shape_box(geom, lon0, lat0, frame, pixel)
         elif self.free_spatial and self.core is not None:  # its peak stays in the core box
-            self.reach = (lon0, lat0, (CORE_RADII - 1.0) * self.spline.core_radius)
+            self.reach = (lon0, lat0, size + (CORE_RADII - 1.0) * self.spline.core_radius)
         self.fixed = None
         if not self.free_spatial:
             self.fixed = self._response({p.name: p.value for p in self.spatial.parameters})
@@ -230,12 +243,18 @@ class _SourcePlan:
     # -- response per unit flux in each true-energy bin: (T, E, ny, nx) or (T, ny, nx) ---
     def _response(self, spatial_values):
         pars = self.spatial.canonical_values(spatial_values)
-        if self.spatial.is_point:
-            expo = self.exposure_src if not self.reco_psf else np.ones(self.pred.e_axis.nbin)
-            true = point_true(pars["lon_0"], pars["lat_0"], self.cut, self.spline, expo)
+        if self.spatial.is_point or self.profile is not None:
+            if self.profile is not None:  # exposure per pixel, as for other extended ones
+                spline, expo = self.profile, self.exposure_cut
+            elif self.reco_psf:
+                spline, expo = self.spline, np.ones(self.pred.e_axis.nbin)
+            else:
+                spline, expo = self.spline, self.exposure_src
+            true = point_true(pars["lon_0"], pars["lat_0"], self.cut, spline, expo)
             if self.core is not None:
                 core, (sy, sx) = self.core
-                inner = point_true(pars["lon_0"], pars["lat_0"], core, self.spline, expo)
+                inner = point_true(pars["lon_0"], pars["lat_0"], core, spline,
+                                   expo[:, sy, sx] if expo.ndim == 3 else expo)
                 true = _add_box(true, inner, sy, sx)
         else:
             density = self._density(pars)
@@ -252,13 +271,18 @@ class _SourcePlan:
             pars = self.spatial.smoothed(pars, 3.0 * pixel / self.shape_cut.k)
         return self.spatial.evaluate(self.shape_cut.lon, self.shape_cut.lat, **pars)
 
+    def response(self, value_of):
+        """Counts per unit flux in each true-energy bin (PSF in true energy: ``(T, ny,
+        nx)``, exposure included): the source's npred is ``edisp^T . (flux x response)``
+        (for a PSF in reconstructed energy see :meth:`npred`)."""
+        if self.fixed is not None:
+            return self.fixed
+        return self._response({p.name: value_of(p) for p in self.spatial.parameters})
+
     def npred(self, value_of, flux):
         """Predicted counts in the cutout; ``flux``: the (T,) bin integrals of the
         spectrum (cm-2 s-1), computed for all sources at once by the predictor."""
-        if self.fixed is not None:
-            resp = self.fixed
-        else:
-            resp = self._response({p.name: value_of(p) for p in self.spatial.parameters})
+        resp = self.response(value_of)
         m = xp(flux, resp)
         if self.reco_psf:
             return self._npred_reco_psf(flux, resp, m)
@@ -315,8 +339,9 @@ CORE_RADII = 4.0  # the fine-sampled core box reaches this many 68 % radii (smal
 CORE_SAMPLES = 6.0  # sub-pixels per 68 % radius in the core
 
 
-def _core_cutout(geom, lon0, lat0, frame, cut, spline, pixel):
-    """A finely sampled box around a point source's PSF core, carved out of ``cut``.
+def _core_cutout(geom, lon0, lat0, frame, cut, spline, pixel, size=0.0):
+    """A finely sampled box around a point source's PSF core (or a round source of
+    radius ``size`` deg and its PSF-smoothed edge), carved out of ``cut``.
 
     The pixels of the core box get zero weight in the coarse cutout, so each pixel is
     integrated once: finely where the PSF is steep, coarsely in the wings.
@@ -324,7 +349,7 @@ def _core_cutout(geom, lon0, lat0, frame, cut, spline, pixel):
     k = int(np.clip(np.ceil(CORE_SAMPLES * pixel / max(spline.core_radius, 1e-6)), 1, 16))
     if k <= cut.k:
         return None
-    core = make_cutout(geom, lon0, lat0, frame, CORE_RADII * spline.core_radius, k,
+    core = make_cutout(geom, lon0, lat0, frame, size + CORE_RADII * spline.core_radius, k,
                        within=cut.slices)
     if core is None:
         return None
@@ -337,9 +362,10 @@ def _core_cutout(geom, lon0, lat0, frame, cut, spline, pixel):
     return core, (sy, sx)
 
 
-def _oversampling(spatial, spline, pixel: float) -> int:
-    """Sub-pixels per pixel side: enough to resolve the PSF core (points) or the shape."""
-    if spatial.is_point:
+def _oversampling(spatial, spline, pixel: float, radial: bool) -> int:
+    """Sub-pixels per pixel side: enough to resolve the PSF core (points, and round
+    sources seen as radial profiles) or the shape."""
+    if radial:
         if spline is None:
             return 1
         # the core box (see _core_cutout) samples the core finely; outside it, beyond

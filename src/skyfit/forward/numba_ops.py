@@ -1,9 +1,11 @@
 """Numba implementations of the forward model's own ops (PyTensor's ``NUMBA`` mode).
 
 PyTensor 3 compiles with Numba by default (``FAST_RUN``), and so do PyMC and nutpie.
-:func:`register_numba` gives skyfit's two ops their translations:
+:func:`register_numba` gives skyfit's ops their translations:
 
 * :class:`~skyfit.forward.csr.CSRMatVec`: the row loop, compiled (nopython);
+* :class:`~skyfit.forward.pixelspline.SplinePixels` and ``SplinePixelsT``: the
+  sub-pixel loops of their C code, compiled (nopython);
 * :class:`~skyfit.forward.fftconv.FFTConvolve`: Numba has no FFT, so the op's own
   ``perform`` (:mod:`scipy.fft`) runs in an object-mode block; the FFTs dominate its
   cost either way.
@@ -19,6 +21,7 @@ import numpy as np
 
 from .csr import CSRMatVec
 from .fftconv import FFTConvolve
+from .pixelspline import SplinePixels, SplinePixelsT
 
 __all__ = ["register_numba"]
 
@@ -26,7 +29,7 @@ _REGISTERED = False
 
 
 def register_numba() -> None:
-    """Register the Numba translations of :class:`CSRMatVec` and :class:`FFTConvolve`.
+    """Register the Numba translations of skyfit's ops.
 
     Examples
     --------
@@ -81,5 +84,66 @@ def register_numba() -> None:
             return out
 
         return fft_convolve_numba, 1
+
+    @numba_basic.numba_njit
+    def _interval(r, h, nodes):
+        q = np.floor(r / h)
+        if not q > 0.0:
+            q = 0.0
+        q = min(q, nodes)
+        idx = int(q)
+        return idx, min(r - idx * h, h)
+
+    @numba_basic.numba_njit
+    def _poly(c, t, deriv):
+        if deriv == 0:
+            return c[0] + t * (c[1] + t * (c[2] + t * c[3]))
+        if deriv == 1:
+            return c[1] + t * (2.0 * c[2] + 3.0 * t * c[3])
+        if deriv == 2:
+            return 2.0 * c[2] + 6.0 * t * c[3]
+        return 6.0 * c[3]
+
+    @numba_basic.register_funcify_default_op_cache_key(SplinePixels)
+    def _numba_spline_pixels(op, node, **kwargs):
+        k, ny, nx, h, nodes, deriv = op.k, op.ny, op.nx, op.h, op.nodes, op.deriv
+
+        @numba_basic.numba_njit
+        def spline_pixels_numba(r, w, table):
+            n_planes = table.shape[1]
+            out = np.zeros((n_planes, ny, nx))
+            for iy in range(ny):
+                for ix in range(nx):
+                    for sy in range(k):
+                        for sx in range(k):
+                            p = (iy * k + sy) * (nx * k) + ix * k + sx
+                            idx, t = _interval(r[p], h, nodes)
+                            for n in range(n_planes):
+                                out[n, iy, ix] += w[p] * _poly(table[idx, n], t, deriv)
+            return out
+
+        return spline_pixels_numba, 1
+
+    @numba_basic.register_funcify_default_op_cache_key(SplinePixelsT)
+    def _numba_spline_pixels_t(op, node, **kwargs):
+        k, ny, nx, h, nodes, deriv = op.k, op.ny, op.nx, op.h, op.nodes, op.deriv
+
+        @numba_basic.numba_njit
+        def spline_pixels_t_numba(r, w, table, g):
+            n_planes = table.shape[1]
+            out = np.empty(r.size)
+            for iy in range(ny):
+                for ix in range(nx):
+                    for sy in range(k):
+                        for sx in range(k):
+                            p = (iy * k + sy) * (nx * k) + ix * k + sx
+                            idx, t = _interval(r[p], h, nodes)
+                            acc = 0.0
+                            for n in range(n_planes):
+                                acc += g[n, iy, ix] * _poly(table[idx, n], t, deriv)
+                            out[p] = w[p] * acc
+            return out
+
+        return spline_pixels_t_numba, 1
 
     _REGISTERED = True

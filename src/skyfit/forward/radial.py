@@ -54,6 +54,28 @@ class RadialSpline:
                                  - h * (2 * curv[:, :-1] + curv[:, 1:]) / 6, pad], 1)
         self.c2 = np.concatenate([curv[:, :-1] / 2, pad], 1)
         self.d = np.concatenate([np.diff(curv, axis=1) / (6 * h), pad], 1)
+        self._chord = None
+
+    def of_chord(self) -> RadialSpline:
+        """The same profiles against the chord ``c = 2 sin(r / 2)`` (both in deg), on as
+        many nodes (cached): evaluated at :func:`~skyfit.models.spatial.sphere.chord_length`
+        distances, it skips the arc functions of the angular separation.
+
+        Examples
+        --------
+        >>> rad = np.linspace(0, 3, 301)
+        >>> spline = RadialSpline(rad, np.exp(-rad)[None], r_max=3.0)
+        >>> c = 2 * np.sin(np.radians(2.0) / 2) / np.radians(1.0)  # 2 deg away
+        >>> at_chord, at_r = spline.of_chord()(np.array([c])), spline(np.array([2.0]))
+        >>> bool(np.isclose(at_chord[0, 0], at_r[0, 0], rtol=1e-6))
+        True
+        """
+        if self._chord is None:
+            deg = np.pi / 180.0
+            c = np.linspace(0.0, 2.0 * np.sin(0.5 * self.r_max * deg) / deg, self.nodes + 1)
+            r = 2.0 * np.arcsin(np.minimum(0.5 * c * deg, 1.0)) / deg
+            self._chord = RadialSpline(c, self(r), r_max=float(c[-1]), nodes=self.nodes)
+        return self._chord
 
     def __call__(self, r):
         """Profiles at radii ``r`` (deg, any shape P): array (N, P) (numpy or PyTensor)."""

@@ -12,7 +12,8 @@ import numpy as np
 
 from .._math import xp
 from ..maps import WcsGeom
-from ..models.spatial.sphere import angular_separation
+from ..models.spatial.sphere import chord_length
+from .pixelspline import spline_pixels
 from .radial import RadialSpline
 
 __all__ = [
@@ -97,7 +98,9 @@ def point_true(lon0, lat0, cut: Cutout, psf: RadialSpline, exposure):
     """Counts per unit flux of a point source, per PSF energy and pixel: ``(E, ny, nx)``.
 
     ``psf(r)`` is evaluated at every sub-pixel centre (exact and smooth in position),
-    times the sub-pixel solid angle and the exposure ``(E,)`` at the source.
+    times the sub-pixel solid angle and the exposure: ``(E,)`` at the source, or
+    ``(E, ny, nx)`` per pixel (a round source's profile after the PSF, see
+    :mod:`skyfit.forward.convolved`).
 
     Examples
     --------
@@ -113,12 +116,10 @@ def point_true(lon0, lat0, cut: Cutout, psf: RadialSpline, exposure):
     ((1, 8, 10), 1.0)
     """
     d2r = np.pi / 180.0
-    r = angular_separation(lon0 * d2r, lat0 * d2r, cut.lon.ravel() * d2r,
-                           cut.lat.ravel() * d2r) / d2r
-    x = psf(r) * cut.solid_angle.ravel()
-    ny, nx = cut.shape
-    x = bin_subpixels(x.reshape((x.shape[0], ny * cut.k, nx * cut.k)), cut.k, cut.shape)
-    return x * exposure[:, None, None]
+    chord = chord_length(lon0 * d2r, lat0 * d2r, cut.lon.ravel() * d2r,
+                         cut.lat.ravel() * d2r) / d2r
+    x = spline_pixels(psf.of_chord(), chord, cut.solid_angle.ravel(), cut.k, cut.shape)
+    return x * (exposure if np.ndim(exposure) == 3 else exposure[:, None, None])
 
 
 def extended_true(density, cut: Cutout, exposure, kernel=None, into=None):
