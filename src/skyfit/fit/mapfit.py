@@ -414,8 +414,10 @@ class MapFit(ProfileMethods):
         backend : {"minuit", "scipy"}
             Both give the Laplace covariance; ``"minuit"`` also offers HESSE.
         method : {"laplace", "hesse"}
-            ``"laplace"``: ``2 H^-1`` with ``H`` from central differences of the exact
-            gradient (``2 n`` gradient calls). ``"hesse"``: MINUIT HESSE (minuit only).
+            ``"laplace"``: ``2 H^-1`` with ``H`` from forward differences of the exact
+            gradient (``n + 1`` gradient calls; after ``optimize()`` the polish's, see
+            :func:`~skyfit.fit.problem.newton_polish`). ``"hesse"``: MINUIT HESSE
+            (minuit only).
         exact : bool
             Laplace with symbolic second derivatives (slow to compile for free positions).
 

@@ -173,15 +173,22 @@ class FitProblem:
         return self.value_and_grad(x)[1]
 
     def hessian(self, x) -> np.ndarray:
-        """Hessian in internal coordinates (central differences of the exact gradient);
+        """Hessian in internal coordinates (forward differences of the exact gradient);
         the last one is cached (the Newton polish and the covariance share it)."""
         x = np.asarray(x, float)
         key = x.tobytes()
         if self._hessian_cache is None or self._hessian_cache[0] != key:
-            self.nfev += 2 * self.n
+            self.nfev += self.n + 1
             hess = np.asarray(self.likelihood.hessian(self.to_theta(x)), float)
             self._hessian_cache = (key, hess * np.outer(self.scale, self.scale))
         return self._hessian_cache[1].copy()
+
+    def move_hessian(self, old, new) -> None:
+        """Let the Hessian cached at ``old`` stand for the one at ``new`` (a point so close
+        that it differs by far less than its accuracy, see :func:`newton_polish`)."""
+        old, new = np.asarray(old, float), np.asarray(new, float)
+        if self._hessian_cache is not None and self._hessian_cache[0] == old.tobytes():
+            self._hessian_cache = (new.tobytes(), self._hessian_cache[1])
 
     def cached_hessian(self, x) -> np.ndarray | None:
         """The Hessian at ``x`` in the parameters' own units if it was computed last,
@@ -234,16 +241,25 @@ class BackendOutput(NamedTuple):
     result: Any
 
 
-def newton_polish(problem: FitProblem, x, max_steps: int = 5) -> tuple[np.ndarray, int]:
+REUSE_RADIUS = 1e-2  # internal units (~sigma): a Hessian computed this close is reused
+
+
+def newton_polish(problem: FitProblem, x, max_steps: int = 10,
+                  max_hessians: int = 3) -> tuple[np.ndarray, int]:
     """Newton steps with the exact-gradient Hessian from a converged point.
 
     MIGRAD stops once its estimated distance to the minimum (EDM) is below ~1e-4; in a
     curved valley (e.g. a log-parabola with its reference energy far from the data) the
     Hessian, hence the covariance, still changes over that distance. Newton converges
-    quadratically from there. A step is taken only if the Hessian is positive definite,
-    the step stays within bounds and lowers the statistic; it stops before a step below
-    ``1e-7`` (internal units, i.e. sigma), so that the Hessian of the returned point is
-    the one cached in ``problem``. Returns ``(x, steps taken)``.
+    quadratically from there. A Hessian costs ``n + 1`` gradient calls and a step one, so
+    the Hessian is reused for the following steps (simplified Newton: each step shrinks
+    the error by the Hessian's relative change since it was computed) and computed again
+    only if the steps moved more than ``REUSE_RADIUS`` (0.01, internal units ~ sigma)
+    from where it was; over that distance it changes by far less than the errors' own
+    accuracy, so it stands for the Hessian at the returned point (cached in ``problem``
+    under that point, for the covariance). A step is taken only if the Hessian is
+    positive definite, the step stays within bounds and lowers the statistic; the polish
+    stops before a step below ``1e-7``. Returns ``(x, steps taken)``.
 
     Examples
     --------
@@ -256,27 +272,32 @@ def newton_polish(problem: FitProblem, x, max_steps: int = 5) -> tuple[np.ndarra
     ...                          [-400 * t[0], 200.0]])
     >>> problem = FitProblem(Banana(), np.zeros(2), np.ones(2), (-np.inf, np.inf))
     >>> x, steps = newton_polish(problem, np.array([1.01, 1.02]))
-    >>> np.round(x, 8).tolist(), steps
-    ([1.0, 1.0], 3)
+    >>> np.round(x, 8).tolist(), problem.cached_hessian(x) is not None
+    ([1.0, 1.0], True)
     """
     x = np.asarray(x, float).copy()
     lo, hi = problem.bounds()
     value, grad = problem.value_and_grad(x)
     steps = 0
-    for _ in range(max_steps):
+    for _ in range(max_hessians):
+        anchor = x.copy()
         try:
             chol = np.linalg.cholesky(problem.hessian(x))
         except np.linalg.LinAlgError:
             break
-        step = np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
-        if float(np.abs(step).max()) < 1e-7:
-            break  # converged: x keeps its (cached) Hessian for the covariance
-        new = x - step
-        if not np.all((new >= lo) & (new <= hi)):
+        for _ in range(max_steps):
+            step = np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
+            if float(np.abs(step).max()) < 1e-7:
+                break  # converged
+            new = x - step
+            if not np.all((new >= lo) & (new <= hi)):
+                break
+            new_value, new_grad = problem.value_and_grad(new)
+            if not new_value < value:
+                break
+            x, value, grad = new, new_value, new_grad
+            steps += 1
+        if float(np.abs(x - anchor).max()) <= REUSE_RADIUS:
+            problem.move_hessian(anchor, x)
             break
-        new_value, new_grad = problem.value_and_grad(new)
-        if not new_value < value:
-            break
-        x, value, grad = new, new_value, new_grad
-        steps += 1
     return x, steps
