@@ -6,7 +6,7 @@ above its start). One ``MapFit.run()`` from the stored start converges below it,
 optimum recorded in ``validation/reference/gc_fit.json``, and one from a perturbed start
 reaches the same optimum. (Before the disks' edges were resolved on their sub-pixels the
 statistic was a staircase in the disk positions and MIGRAD failed here.) Compiles the
-gradient in CVM mode (~1-5 min) and fits twice (a few minutes).
+gradient in CVM mode (~10 s with a cold cache) and fits twice (~10 s).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ def test_gc_converges_below_start_and_a_perturbed_restart_agrees(gc_dir):
     first = fit.run()
     assert first.success, first.message
     assert first.total_stat < first.optimize_result.start_stat
-    one = gc.summarise(first, 0.0, {})
+    one = gc.summarise(first, 0.0, {}, 0)
     assert gc.compare(REF["fits"][0], one)["same_optimum"], gc.compare(REF["fits"][0], one)
     ref = REF["fits"][1]
     gc.reset(fit, stored)
     assert gc.perturb(fit, ref["seed"]) == pytest.approx(ref["start"])
-    second = gc.summarise(fit.run(), 0.0, {})
+    second = gc.summarise(fit.run(), 0.0, {}, 0)
     assert second["success"], second["message"]
     assert gc.compare(one, second)["same_optimum"], gc.compare(one, second)
