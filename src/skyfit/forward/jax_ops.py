@@ -12,6 +12,8 @@ module registers them:
   :mod:`skyfit.forward.batch`): a gather and a sorted ``segment_sum`` over the CSR rows.
   Its gradient is the same op on the transpose, so value, gradient and Hessian all run
   through JAX;
+* :class:`skyfit.forward.matmul.ConstMatMul` (the dispersion of free sources): a
+  matrix product;
 * :class:`skyfit.forward.pixelspline.SplinePixels` and ``SplinePixelsT`` (PSF and
   round-source profiles summed over sub-pixels): a gather of the coefficient table, the
   cubic, and a reshaped sum (or a gather of the pixel values for the transpose).
@@ -43,6 +45,7 @@ from pytensor.link.jax.dispatch import jax_funcify
 
 from .csr import CSRMatVec
 from .fftconv import FFTConvolve
+from .matmul import ConstMatMul
 from .pixelspline import SplinePixels, SplinePixelsT, poly
 
 __all__ = ["ensure_x64"]
@@ -110,6 +113,14 @@ def _jax_csr_matvec(op, node, **kwargs):
                                    indices_are_sorted=True)
 
     return csr_matvec_inputs
+
+
+@jax_funcify.register(ConstMatMul)
+def _jax_const_matmul(op, node, **kwargs):
+    def const_matmul(a, a_t, x):
+        return a_t @ x
+
+    return const_matmul
 
 
 def _jax_spline_values(op, r, table):

@@ -307,9 +307,9 @@ def _tensordot(edisp, true, m):
     if edisp is None:
         return true
     if m.symbolic:
-        import pytensor.tensor as pt
+        from .matmul import apply_along_first
 
-        return pt.tensordot(edisp, true, axes=[[0], [0]])
+        return apply_along_first(edisp, true)
     return np.tensordot(edisp, true, axes=([0], [0]))
 
 

@@ -6,6 +6,7 @@ PyTensor 3 compiles with Numba by default (``FAST_RUN``), and so do PyMC and nut
 * :class:`~skyfit.forward.csr.CSRMatVec`: the row loop, compiled (nopython);
 * :class:`~skyfit.forward.pixelspline.SplinePixels` and ``SplinePixelsT``: the
   sub-pixel loops of their C code, compiled (nopython);
+* :class:`~skyfit.forward.matmul.ConstMatMul`: ``A.T @ x`` (nopython);
 * :class:`~skyfit.forward.fftconv.FFTConvolve`: Numba has no FFT, so the op's own
   ``perform`` (:mod:`scipy.fft`) runs in an object-mode block; the FFTs dominate its
   cost either way.
@@ -21,6 +22,7 @@ import numpy as np
 
 from .csr import CSRMatVec
 from .fftconv import FFTConvolve
+from .matmul import ConstMatMul
 from .pixelspline import SplinePixels, SplinePixelsT
 
 __all__ = ["register_numba"]
@@ -67,6 +69,14 @@ def register_numba() -> None:
             return out
 
         return csr_matvec_numba, 1
+
+    @numba_basic.register_funcify_default_op_cache_key(ConstMatMul)
+    def _numba_const_matmul(op, node, **kwargs):
+        @numba_basic.numba_njit
+        def const_matmul_numba(a, a_t, x):
+            return np.ascontiguousarray(a_t) @ np.ascontiguousarray(x)
+
+        return const_matmul_numba, 1
 
     @numba_basic.register_funcify_default_op_cache_key(FFTConvolve)
     def _numba_fft_convolve(op, node, **kwargs):
