@@ -13,8 +13,9 @@ convolution of extended sources; ``Dot22`` where PyTensor found no BLAS library)
 operations whose C code reads the Python object of an intermediate result
 (``py_<name>``, which only the per-operation linkers keep in sync). For basic views and
 increments (``Subtensor``, ``IncSubtensor``: the gradients of stacked spectral
-parameters) the same C code on the array itself is substituted; others
-(``TensorFromScalar``, in graphs of free positions) stay blockers.
+parameters) the same C code on the array itself is substituted; others (e.g.
+``TensorFromScalar``) stay blockers. A free point source's graph qualifies (its
+dispersion is skyfit's :class:`~skyfit.forward.matmul.ConstMatMul`, not ``Dot22``).
 :class:`WholeGraphCLinker` looks at the rewritten graph and uses the plain C linker only
 where every operation qualifies and the graph is small enough for one module to compile
 quickly; otherwise PyTensor's CVM linker, as before.
