@@ -58,3 +58,27 @@ def cli_inputs(tmp_path):
     ds.write(tmp_path / "cli.fits")
     models.write(tmp_path / "models.yaml")
     return tmp_path / "cli.fits", tmp_path / "models.yaml"
+
+
+def _gradient_matches_finite_differences(like, rel: float = 1e-4) -> list[str]:
+    """Assert the likelihood's gradient matches central differences of its value for
+    every free parameter (steps 1e-6 of each value; the statistic's rounding allowed
+    for); returns the free parameters' names."""
+    theta = like.current_theta()
+    value, grad = like.value_and_grad(theta)
+    names = [p.name for p in like.free]
+    for i, name in enumerate(names):
+        h = 1e-6 * (abs(theta[i]) or 1.0)
+        up, down = theta.copy(), theta.copy()
+        up[i] += h
+        down[i] -= h
+        fd = (like.value(up) - like.value(down)) / (2 * h)
+        noise = 1e-12 * abs(value) / h  # rounding of the statistic in the difference
+        assert grad[i] == pytest.approx(fd, rel=rel, abs=noise), name
+    return names
+
+
+@pytest.fixture
+def check_gradient():
+    """:func:`_gradient_matches_finite_differences`, for tests of any likelihood."""
+    return _gradient_matches_finite_differences

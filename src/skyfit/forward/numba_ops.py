@@ -122,36 +122,30 @@ def register_numba() -> None:
         def spline_pixels_numba(r, w, table):
             n_planes = table.shape[1]
             out = np.zeros((n_planes, ny, nx))
-            for iy in range(ny):
-                for ix in range(nx):
-                    for sy in range(k):
-                        for sx in range(k):
-                            p = (iy * k + sy) * (nx * k) + ix * k + sx
-                            idx, t = _interval(r[p], h, nodes)
-                            for n in range(n_planes):
-                                out[n, iy, ix] += w[p] * _poly(table[idx, n], t, deriv)
+            for p in range(r.size):  # sub-pixels, row-major; (iy, ix): their pixel
+                iy, ix = p // (nx * k) // k, p % (nx * k) // k
+                idx, t = _interval(r[p], h, nodes)
+                for n in range(n_planes):
+                    out[n, iy, ix] += w[p] * _poly(table[idx, n], t, deriv)
             return out
 
         return spline_pixels_numba, 1
 
     @numba_basic.register_funcify_default_op_cache_key(SplinePixelsT)
     def _numba_spline_pixels_t(op, node, **kwargs):
-        k, ny, nx, h, nodes, deriv = op.k, op.ny, op.nx, op.h, op.nodes, op.deriv
+        k, nx, h, nodes, deriv = op.k, op.nx, op.h, op.nodes, op.deriv
 
         @numba_basic.numba_njit
         def spline_pixels_t_numba(r, w, table, g):
             n_planes = table.shape[1]
             out = np.empty(r.size)
-            for iy in range(ny):
-                for ix in range(nx):
-                    for sy in range(k):
-                        for sx in range(k):
-                            p = (iy * k + sy) * (nx * k) + ix * k + sx
-                            idx, t = _interval(r[p], h, nodes)
-                            acc = 0.0
-                            for n in range(n_planes):
-                                acc += g[n, iy, ix] * _poly(table[idx, n], t, deriv)
-                            out[p] = w[p] * acc
+            for p in range(r.size):
+                iy, ix = p // (nx * k) // k, p % (nx * k) // k
+                idx, t = _interval(r[p], h, nodes)
+                acc = 0.0
+                for n in range(n_planes):
+                    acc += g[n, iy, ix] * _poly(table[idx, n], t, deriv)
+                out[p] = w[p] * acc
             return out
 
         return spline_pixels_t_numba, 1
