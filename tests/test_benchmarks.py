@@ -34,7 +34,9 @@ def test_run_all_quick_scaling(tmp_path):
     assert not [r for r in rows if "error" in r]
     assert all(r["grad_s"] > 0 and r["floor_grad_s"] > 0 for r in rows)
     slopes = result["results"]["scaling"]["summary"]["slopes"]
-    assert 0 < slopes["background grad_s"] < 2
+    # the quick sizes (1e4-1e5 bins) are overhead-bound: a slope near 0, either sign in
+    # noise (it was 0.04 here); what must not happen is super-linear growth
+    assert -0.5 < slopes["background grad_s"] < 2
     assert "| scaling | bins |" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "scaling.png").stat().st_size > 0
 
