@@ -106,21 +106,16 @@ class DatasetPredictor:
             total = _add_box(total, part, *source.cut.slices)
         return total
 
-    def source_fluxes(self, value_of):
-        """``(S, T)`` spectral bin integrals of the sources not in :attr:`fixed` (None if
-        there are none)."""
-        if not self.sources:
-            return None
-        # all spectra in one call per class: a smaller graph (compiling per-source
-        # spectral expressions fused into one C function took minutes on the GC)
-        return spectral_fluxes([s.spectral for s in self.sources],
-                               self.t_axis.edges_in("TeV"), value_of)
-
     def source_npreds(self, value_of) -> tuple:
         """``(fluxes, parts)`` of the sources not in :attr:`fixed`: their ``(S, T)``
         spectral bin integrals (None if there are none) and ``(plan, counts in its
         cutout)`` for each."""
-        fluxes = self.source_fluxes(value_of)
+        if not self.sources:
+            return None, []
+        # all spectra in one call per class: a smaller graph (compiling per-source
+        # spectral expressions fused into one C function took minutes on the GC)
+        fluxes = spectral_fluxes([s.spectral for s in self.sources],
+                                 self.t_axis.edges_in("TeV"), value_of)
         return fluxes, [(s, s.npred(value_of, fluxes[i])) for i, s in enumerate(self.sources)]
 
     def background_data(self) -> np.ndarray | None:
@@ -271,18 +266,13 @@ class _SourcePlan:
             pars = self.spatial.smoothed(pars, 3.0 * pixel / self.shape_cut.k)
         return self.spatial.evaluate(self.shape_cut.lon, self.shape_cut.lat, **pars)
 
-    def response(self, value_of):
-        """Counts per unit flux in each true-energy bin (PSF in true energy: ``(T, ny,
-        nx)``, exposure included): the source's npred is ``edisp^T . (flux x response)``
-        (for a PSF in reconstructed energy see :meth:`npred`)."""
-        if self.fixed is not None:
-            return self.fixed
-        return self._response({p.name: value_of(p) for p in self.spatial.parameters})
-
     def npred(self, value_of, flux):
         """Predicted counts in the cutout; ``flux``: the (T,) bin integrals of the
         spectrum (cm-2 s-1), computed for all sources at once by the predictor."""
-        resp = self.response(value_of)
+        if self.fixed is not None:
+            resp = self.fixed
+        else:
+            resp = self._response({p.name: value_of(p) for p in self.spatial.parameters})
         m = xp(flux, resp)
         if self.reco_psf:
             return self._npred_reco_psf(flux, resp, m)

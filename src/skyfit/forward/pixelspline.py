@@ -127,19 +127,23 @@ class _Base(COp):
         return poly(table[idx], t[:, None], deriv)
 
     def c_code_cache_version(self):
-        return (1,)
+        return (2,)
 
     def c_headers(self, **kwargs):
         return ["<math.h>", "<string.h>"]
 
     def _c_loop(self, inputs, outputs, sub, body_head, body_plane, body_tail, out_setup):
+        """The sub-pixel loop shared by both ops. ``out_setup`` (C, with ``{y}``,
+        ``{fail}`` and ``{release}`` -- the contiguous copies' references -- to fill in)
+        allocates the output; ``body_*`` run per sub-pixel, per plane, and after."""
         r, w, coef = inputs[:3]
         (y,) = outputs
         fail = sub["fail"]
         n_sub = self.ny * self.k * self.nx * self.k
         extra = "" if len(inputs) == 3 else ", *g_c = NULL"
         get_g = "" if len(inputs) == 3 else f"g_c = PyArray_GETCONTIGUOUS({inputs[3]});"
-        free_g = "" if len(inputs) == 3 else "Py_XDECREF(g_c);"
+        release = "Py_XDECREF(r_c); Py_XDECREF(w_c); Py_XDECREF(c_c);" + (
+            "" if len(inputs) == 3 else " Py_XDECREF(g_c);")
         return f"""
         if (PyArray_SIZE({r}) != {n_sub} || PyArray_SIZE({w}) != {n_sub}) {{
             PyErr_SetString(PyExc_ValueError, "SplinePixels: radii and weights must have "
@@ -151,13 +155,13 @@ class _Base(COp):
         PyArrayObject *r_c = PyArray_GETCONTIGUOUS({r}), *w_c = PyArray_GETCONTIGUOUS({w}),
                       *c_c = PyArray_GETCONTIGUOUS({coef}){extra};
         {get_g}
-        {out_setup.format(y=y, fail=fail)}
-        const double *R = (const double*)PyArray_DATA(r_c);
-        const double *W = (const double*)PyArray_DATA(w_c);
-        const double *C = (const double*)PyArray_DATA(c_c);
         const npy_intp K = {self.k}, NY = {self.ny}, NX = {self.nx}, NXS = {self.nx * self.k};
         const npy_intp S = NY * NX;
         const double H = {self.h!r};
+        {out_setup.format(y=y, fail=fail, release=release)}
+        const double *R = (const double*)PyArray_DATA(r_c);
+        const double *W = (const double*)PyArray_DATA(w_c);
+        const double *C = (const double*)PyArray_DATA(c_c);
         double* O = (double*)PyArray_DATA({y});
         for (npy_intp iy = 0; iy < NY; ++iy)
         for (npy_intp ix = 0; ix < NX; ++ix) {{
@@ -181,7 +185,7 @@ class _Base(COp):
                 {body_tail}
             }}
         }}
-        Py_XDECREF(r_c); Py_XDECREF(w_c); Py_XDECREF(c_c); {free_g}
+        {release}
         }}
         """
 
@@ -231,15 +235,15 @@ class SplinePixels(_Base):
 
     def c_code(self, node, name, inputs, outputs, sub):
         setup = """
-        npy_intp dims[3] = {{N, NY_, NX_}};
+        npy_intp dims[3] = {{N, NY, NX}};
         if ({y} == NULL || PyArray_NDIM({y}) != 3 || PyArray_DIMS({y})[0] != N
             || !PyArray_IS_C_CONTIGUOUS({y})) {{
             Py_XDECREF({y});
             {y} = (PyArrayObject*)PyArray_EMPTY(3, dims, NPY_FLOAT64, 0);
-            if ({y} == NULL) {{ Py_XDECREF(r_c); Py_XDECREF(w_c); Py_XDECREF(c_c); {fail} }}
+            if ({y} == NULL) {{ {release} {fail} }}
         }}
         memset(PyArray_DATA({y}), 0, PyArray_NBYTES({y}));
-        """.replace("NY_", str(self.ny)).replace("NX_", str(self.nx))
+        """
         plane = f"O[n * S + pix] += W[p] * ({_C_POLY[self.deriv]});"
         return self._c_loop(inputs, outputs, sub, "", plane, "", setup)
 
@@ -292,16 +296,14 @@ class SplinePixelsT(_Base):
         if ({y} == NULL || PyArray_DIMS({y})[0] != n_out) {{
             Py_XDECREF({y});
             {y} = (PyArrayObject*)PyArray_EMPTY(1, &n_out, NPY_FLOAT64, 0);
-            if ({y} == NULL) {{
-                Py_XDECREF(r_c); Py_XDECREF(w_c); Py_XDECREF(c_c); Py_XDECREF(g_c); {fail}
-            }}
+            if ({y} == NULL) {{ {release} {fail} }}
         }}
-        if (PyArray_SIZE(g_c) != N * NY_ * NX_) {{
+        if (PyArray_SIZE(g_c) != N * S) {{
             PyErr_SetString(PyExc_ValueError, "SplinePixelsT: g must be (N, ny, nx)");
-            Py_XDECREF(r_c); Py_XDECREF(w_c); Py_XDECREF(c_c); Py_XDECREF(g_c); {fail}
+            {release} {fail}
         }}
         const double* G = (const double*)PyArray_DATA(g_c);
-        """.replace("NY_", str(self.ny)).replace("NX_", str(self.nx))
+        """
         plane = f"acc += G[n * S + pix] * ({_C_POLY[self.deriv]});"
         return self._c_loop(inputs, outputs, sub, "double acc = 0.0;", plane,
                             "O[p] = W[p] * acc;", setup)
