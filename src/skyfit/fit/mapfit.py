@@ -17,7 +17,7 @@ import numpy as np
 from . import minuit as minuit_backend
 from . import scipy as scipy_backend
 from .covariance import laplace_covariance
-from .problem import FitProblem, auto_scale, newton_polish
+from .problem import FitProblem, auto_scale, curvature_scale, newton_polish
 from .profile import ProfileMethods
 from .result import CovarianceResult, FitResult, OptimizeResult, ParameterRow
 
@@ -360,7 +360,11 @@ class MapFit(ProfileMethods):
             if par.value < par.min or par.value > par.max:
                 raise ValueError(f"start value {par.value:g} of {name!r} is outside its "
                                  f"bounds [{par.min:g}, {par.max:g}]")
-        problem = self._problem(like, theta0, auto_scale(like, theta0))
+        scale, curvature = curvature_scale(like, theta0)
+        problem = self._problem(like, theta0, scale)
+        internal = curvature * scale**2
+        if np.all(np.isfinite(internal) & (internal > 0)):
+            problem.seed_curvature = internal
         start_stat = problem.fcn(np.zeros(like.n_free))
         if problem.n_nonfinite:
             raise ValueError("the statistic is not finite at the start values "

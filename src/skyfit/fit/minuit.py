@@ -5,6 +5,17 @@ coordinates; iminuit is fed the compiled gradient (``grad=``). The statistic is 
 statistic, ``-2 ln L``, hence ``errordef = 1``. (iminuit 2.33 also accepts a Hessian
 callable, but MIGRAD then failed with bounded parameters in our trials; the exact-gradient
 Hessian is used by the Newton polish and the Laplace covariance instead.)
+
+MIGRAD's seed needs the second derivatives' diagonal (``G2``). Without a ``g2`` callable
+MINUIT differentiates the statistic numerically for it (``2 n`` evaluations and more: 86
+of the 104 statistic calls of MIGRAD on the 43-parameter Galactic-centre fit). A fit's
+start scales come from that same diagonal (:func:`~skyfit.fit.problem.curvature_scale`,
+forward differences of the exact gradient): where it is positive for every parameter
+(``FitProblem.seed_curvature``), :func:`make_minuit` hands it to MINUIT as ``g2``, the
+start's value standing for the seed's (MINUIT asks for ``g2`` with every gradient; it
+uses it for its seed and, where negative, to search along those directions first:
+hence only when all are positive). Galactic centre: fit and covariance in 115 instead of
+202 evaluations. Elsewhere (MINOS, profiles, contours) MINUIT differentiates as before.
 """
 
 from __future__ import annotations
@@ -53,7 +64,9 @@ def make_minuit(problem: FitProblem, x0=None, *, names: list[str] | None = None,
     from iminuit import Minuit
 
     x0 = np.zeros(problem.n) if x0 is None else np.asarray(x0, float)
-    m = Minuit(problem.fcn, x0, grad=problem.grad, name=names)
+    seed = getattr(problem, "seed_curvature", None)
+    g2 = None if seed is None else (lambda x: seed)  # the start's (see the module notes)
+    m = Minuit(problem.fcn, x0, grad=problem.grad, g2=g2, name=names)
     m.errordef = ERRORDEF
     lo, hi = problem.bounds()
     m.limits = [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]

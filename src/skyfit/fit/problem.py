@@ -15,16 +15,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["BackendOutput", "FitProblem", "auto_scale", "newton_polish"]
+__all__ = ["BackendOutput", "FitProblem", "auto_scale", "curvature_scale", "newton_polish"]
 
 
 def auto_scale(likelihood, theta: np.ndarray) -> np.ndarray:
-    """Scale per free parameter: ``sqrt(2 / H_ii)``, the 1-sigma width at ``theta``.
-
-    ``H_ii`` is the curvature of the Cash statistic (``-2 ln L``, hence the 2), from
-    forward differences of the exact gradient (``n + 1`` gradient calls; only the
-    diagonal is needed). Where the curvature is not positive or not finite (a start far
-    from the optimum), the scale falls back to ``|value|`` and then to 1.
+    """Scale per free parameter: ``sqrt(2 / H_ii)``, the 1-sigma width at ``theta``
+    (:func:`curvature_scale` without the curvature).
 
     Examples
     --------
@@ -34,22 +30,43 @@ def auto_scale(likelihood, theta: np.ndarray) -> np.ndarray:
     >>> auto_scale(Parabola(), np.array([1.0, 5.0])).round(6).tolist()
     [0.1, 5.0]
     """
+    return curvature_scale(likelihood, theta)[0]
+
+
+def curvature_scale(likelihood, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, curvature)`` per free parameter at ``theta``: ``H_ii``, the curvature of
+    the Cash statistic (``-2 ln L``), and ``sqrt(2 / H_ii)``, the 1-sigma width.
+
+    ``H_ii`` is from forward differences of the exact gradient (``n + 1`` gradient
+    calls; only the diagonal is needed; NaN if the statistic is not finite there). Where
+    the curvature is not positive or not finite (a start far from the optimum), the
+    scale falls back to ``|value|`` and then to 1.
+
+    Examples
+    --------
+    >>> class Parabola:  # stat = (theta / 0.1)**2, sigma 0.1; flat in the 2nd parameter
+    ...     def value_and_grad(self, theta):
+    ...         return float(theta[0] ** 2 / 0.01), np.array([2 * theta[0] / 0.01, 0.0])
+    >>> scale, curvature = curvature_scale(Parabola(), np.array([1.0, 5.0]))
+    >>> scale.round(6).tolist(), curvature.round(3).tolist()
+    ([0.1, 5.0], [200.0, 0.0])
+    """
     theta = np.asarray(theta, float)
     fallback = np.where(theta != 0, np.abs(theta), 1.0)
     steps = 1e-5 * fallback
+    curvature = np.full(theta.size, np.nan)
     try:
         with np.errstate(all="ignore"):
             grad = np.asarray(likelihood.value_and_grad(theta)[1], float)
-            curvature = np.empty(theta.size)
             for i in range(theta.size):
                 up = theta.copy()
                 up[i] += steps[i]
                 curvature[i] = (likelihood.value_and_grad(up)[1][i] - grad[i]) / steps[i]
             scale = np.sqrt(2.0 / curvature)
     except (FloatingPointError, ValueError):
-        return fallback
+        return fallback, np.full(theta.size, np.nan)
     good = np.isfinite(scale) & (scale > 0)
-    return np.where(good, scale, fallback)
+    return np.where(good, scale, fallback), curvature
 
 
 class FitProblem:
@@ -105,6 +122,10 @@ class FitProblem:
             raise ValueError(f"scales must be positive and finite, got {self.scale}")
         self.nfev = 0
         self.n_nonfinite = 0
+        #: the Hessian's diagonal in internal coordinates at x = 0 where it is known and
+        #: positive for every parameter (:func:`curvature_scale`), else None: MIGRAD's
+        #: seed (see :func:`skyfit.fit.minuit.make_minuit`)
+        self.seed_curvature: np.ndarray | None = None
         self._cache: tuple[bytes, float, np.ndarray] | None = None
         self._value_cache: tuple[bytes, float] | None = None
         self._hessian_cache: tuple[bytes, np.ndarray] | None = None

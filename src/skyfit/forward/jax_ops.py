@@ -16,7 +16,9 @@ module registers them:
   matrix product;
 * :class:`skyfit.forward.pixelspline.SplinePixels` and ``SplinePixelsT`` (PSF and
   round-source profiles summed over sub-pixels): a gather of the coefficient table, the
-  cubic, and a reshaped sum (or a gather of the pixel values for the transpose).
+  cubic, and a reshaped sum (or a gather of the pixel values for the transpose);
+* :class:`skyfit.forward.radialcounts.RadialCounts` and its gradient (free point and
+  round sources): the ops' own array code in ``jax.numpy``.
 
 Importing this module imports JAX and registers the translations (once, idempotently);
 :class:`skyfit.forward.Likelihood` does it when its ``mode`` uses the JAX linker, and
@@ -47,6 +49,7 @@ from .csr import CSRMatVec
 from .fftconv import FFTConvolve
 from .matmul import ConstMatMul
 from .pixelspline import SplinePixels, SplinePixelsT, poly
+from .radialcounts import RadialCounts, RadialCountsGrad
 
 __all__ = ["ensure_x64"]
 
@@ -148,6 +151,15 @@ def _jax_spline_pixels_t(op, node, **kwargs):
         return w * jnp.einsum("pn,np->p", _jax_spline_values(op, r, table), at)
 
     return spline_pixels_t
+
+
+@jax_funcify.register(RadialCounts)
+@jax_funcify.register(RadialCountsGrad)
+def _jax_radial_counts(op, node, **kwargs):
+    def radial_counts(*inputs):
+        return op.compute(*inputs, m=jnp)
+
+    return radial_counts
 
 
 ensure_x64()

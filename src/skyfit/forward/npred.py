@@ -200,6 +200,7 @@ class _SourcePlan:
         elif self.free_spatial and self.core is not None:  # its peak stays in the core box
             self.reach = (lon0, lat0, size + (CORE_RADII - 1.0) * self.spline.core_radius)
         self.fixed = None
+        self._subpixels = None  # of a free radial source: built on first use
         if not self.free_spatial:
             self.fixed = self._response({p.name: p.value for p in self.spatial.parameters})
 
@@ -236,21 +237,53 @@ class _SourcePlan:
         return moved + size > radius
 
     # -- response per unit flux in each true-energy bin: (T, E, ny, nx) or (T, ny, nx) ---
+    def _radial_profile(self):
+        """``(spline, exposure)`` of a point or round source: its profile after the PSF
+        and the exposure, ``(T,)`` at the source or ``(T, ny, nx)`` per pixel."""
+        if self.profile is not None:  # exposure per pixel, as for other extended ones
+            return self.profile, self.exposure_cut
+        if self.reco_psf:
+            return self.spline, np.ones(self.pred.e_axis.nbin)
+        return self.spline, self.exposure_src
+
+    def _radial_true(self, lon, lat):
+        spline, expo = self._radial_profile()
+        true = point_true(lon, lat, self.cut, spline, expo)
+        if self.core is not None:
+            core, (sy, sx) = self.core
+            inner = point_true(lon, lat, core, spline,
+                               expo[:, sy, sx] if expo.ndim == 3 else expo)
+            true = _add_box(true, inner, sy, sx)
+        return true
+
+    def _radial_counts(self, value_of, flux):
+        """The counts of a free point or round source as one op
+        (:mod:`~skyfit.forward.radialcounts`); its second derivatives through
+        :meth:`_radial_true`."""
+        from .matmul import apply_along_first
+        from .radialcounts import SubPixels, radial_counts
+
+        if self._subpixels is None:
+            boxes = [(self.cut, (0, 0))]
+            if self.core is not None:
+                core, (sy, sx) = self.core
+                boxes.append((core, (sy.start, sx.start)))
+            self._subpixels = SubPixels(boxes, self.cut.shape)
+        pars = self.spatial.canonical_values({p.name: value_of(p)
+                                              for p in self.spatial.parameters})
+        spline, expo = self._radial_profile()
+
+        def reference(lon, lat, flux):
+            true = self._radial_true(lon, lat) * flux[:, None, None]
+            return true if self.edisp is None else apply_along_first(self.edisp, true)
+
+        return radial_counts(pars["lon_0"], pars["lat_0"], flux, self._subpixels,
+                             spline.of_chord(), expo, self.edisp, reference)
+
     def _response(self, spatial_values):
         pars = self.spatial.canonical_values(spatial_values)
         if self.spatial.is_point or self.profile is not None:
-            if self.profile is not None:  # exposure per pixel, as for other extended ones
-                spline, expo = self.profile, self.exposure_cut
-            elif self.reco_psf:
-                spline, expo = self.spline, np.ones(self.pred.e_axis.nbin)
-            else:
-                spline, expo = self.spline, self.exposure_src
-            true = point_true(pars["lon_0"], pars["lat_0"], self.cut, spline, expo)
-            if self.core is not None:
-                core, (sy, sx) = self.core
-                inner = point_true(pars["lon_0"], pars["lat_0"], core, spline,
-                                   expo[:, sy, sx] if expo.ndim == 3 else expo)
-                true = _add_box(true, inner, sy, sx)
+            true = self._radial_true(pars["lon_0"], pars["lat_0"])
         else:
             density = self._density(pars)
             true = extended_true(density, self.shape_cut, self.exposure_cut,
@@ -269,6 +302,10 @@ class _SourcePlan:
     def npred(self, value_of, flux):
         """Predicted counts in the cutout; ``flux``: the (T,) bin integrals of the
         spectrum (cm-2 s-1), computed for all sources at once by the predictor."""
+        radial = self.spatial.is_point or self.profile is not None
+        if (self.fixed is None and radial and not self.reco_psf
+                and xp(flux, *(value_of(p) for p in self.spatial.parameters)).symbolic):
+            return self._radial_counts(value_of, flux)
         if self.fixed is not None:
             resp = self.fixed
         else:

@@ -9,7 +9,9 @@ PyTensor 3 compiles with Numba by default (``FAST_RUN``), and so do PyMC and nut
 * :class:`~skyfit.forward.matmul.ConstMatMul`: ``A.T @ x`` (nopython);
 * :class:`~skyfit.forward.fftconv.FFTConvolve`: Numba has no FFT, so the op's own
   ``perform`` (:mod:`scipy.fft`) runs in an object-mode block; the FFTs dominate its
-  cost either way.
+  cost either way;
+* :class:`~skyfit.forward.radialcounts.RadialCounts` and its gradient: their
+  ``perform`` (numpy) in an object-mode block.
 
 Not done at import: importing PyTensor's Numba dispatch takes about a second; the code
 paths that compile with Numba call it (:class:`~skyfit.forward.Likelihood` by its mode,
@@ -24,6 +26,7 @@ from .csr import CSRMatVec
 from .fftconv import FFTConvolve
 from .matmul import ConstMatMul
 from .pixelspline import SplinePixels, SplinePixelsT
+from .radialcounts import RadialCounts, RadialCountsGrad
 
 __all__ = ["register_numba"]
 
@@ -79,21 +82,48 @@ def register_numba() -> None:
         return const_matmul_numba, 1
 
     @numba_basic.register_funcify_default_op_cache_key(FFTConvolve)
-    def _numba_fft_convolve(op, node, **kwargs):
+    @numba_basic.register_funcify_default_op_cache_key(RadialCounts)
+    def _numba_object_mode(op, node, **kwargs):
+        # the op's perform in an object-mode block (one output)
         out_type = numba_basic.get_numba_type(node.outputs[0].type)
 
-        def perform(x, spec):
+        def perform(*inputs):
             storage = [[None]]
-            op.perform(node, [x, spec], storage)
+            op.perform(node, list(inputs), storage)
             return storage[0][0]
 
-        @numba_basic.numba_njit
-        def fft_convolve_numba(x, spec):
-            with numba.objmode(out=out_type):
-                out = perform(x, spec)
-            return out
+        n_in = len(node.inputs)
+        if n_in == 2:
+            @numba_basic.numba_njit
+            def object_mode(a, b):
+                with numba.objmode(out=out_type):
+                    out = perform(a, b)
+                return out
+        else:
+            @numba_basic.numba_njit
+            def object_mode(a, b, c, d, e, f, g, h, i):
+                with numba.objmode(out=out_type):
+                    out = perform(a, b, c, d, e, f, g, h, i)
+                return out
 
-        return fft_convolve_numba, 1
+        return object_mode, 1
+
+    @numba_basic.register_funcify_default_op_cache_key(RadialCountsGrad)
+    def _numba_radial_counts_grad(op, node, **kwargs):
+        t_lon, t_lat, t_flux = (numba_basic.get_numba_type(v.type) for v in node.outputs)
+
+        def perform(*inputs):
+            storage = [[None] for _ in node.outputs]
+            op.perform(node, list(inputs), storage)
+            return tuple(s[0] for s in storage)
+
+        @numba_basic.numba_njit
+        def radial_counts_grad(a, b, c, d, e, f, g, h, i, j):
+            with numba.objmode(o0=t_lon, o1=t_lat, o2=t_flux):
+                o0, o1, o2 = perform(a, b, c, d, e, f, g, h, i, j)
+            return o0, o1, o2
+
+        return radial_counts_grad, 1
 
     @numba_basic.numba_njit
     def _interval(r, h, nodes):
