@@ -10,8 +10,8 @@ PyTensor 3 compiles with Numba by default (``FAST_RUN``), and so do PyMC and nut
 * :class:`~skyfit.forward.fftconv.FFTConvolve`: Numba has no FFT, so the op's own
   ``perform`` (:mod:`scipy.fft`) runs in an object-mode block; the FFTs dominate its
   cost either way;
-* :class:`~skyfit.forward.radialcounts.RadialCounts` and its gradient: their
-  ``perform`` (numpy) in an object-mode block.
+* :class:`~skyfit.forward.radialcounts.RadialCounts` and its gradient: the loops of
+  their C code, compiled (nopython; the samplers' default backend runs them).
 
 Not done at import: importing PyTensor's Numba dispatch takes about a second; the code
 paths that compile with Numba call it (:class:`~skyfit.forward.Likelihood` by its mode,
@@ -82,48 +82,21 @@ def register_numba() -> None:
         return const_matmul_numba, 1
 
     @numba_basic.register_funcify_default_op_cache_key(FFTConvolve)
-    @numba_basic.register_funcify_default_op_cache_key(RadialCounts)
-    def _numba_object_mode(op, node, **kwargs):
-        # the op's perform in an object-mode block (one output)
+    def _numba_fft_convolve(op, node, **kwargs):
         out_type = numba_basic.get_numba_type(node.outputs[0].type)
 
-        def perform(*inputs):
+        def perform(x, spec):
             storage = [[None]]
-            op.perform(node, list(inputs), storage)
+            op.perform(node, [x, spec], storage)
             return storage[0][0]
 
-        n_in = len(node.inputs)
-        if n_in == 2:
-            @numba_basic.numba_njit
-            def object_mode(a, b):
-                with numba.objmode(out=out_type):
-                    out = perform(a, b)
-                return out
-        else:
-            @numba_basic.numba_njit
-            def object_mode(a, b, c, d, e, f, g, h, i):
-                with numba.objmode(out=out_type):
-                    out = perform(a, b, c, d, e, f, g, h, i)
-                return out
-
-        return object_mode, 1
-
-    @numba_basic.register_funcify_default_op_cache_key(RadialCountsGrad)
-    def _numba_radial_counts_grad(op, node, **kwargs):
-        t_lon, t_lat, t_flux = (numba_basic.get_numba_type(v.type) for v in node.outputs)
-
-        def perform(*inputs):
-            storage = [[None] for _ in node.outputs]
-            op.perform(node, list(inputs), storage)
-            return tuple(s[0] for s in storage)
-
         @numba_basic.numba_njit
-        def radial_counts_grad(a, b, c, d, e, f, g, h, i, j):
-            with numba.objmode(o0=t_lon, o1=t_lat, o2=t_flux):
-                o0, o1, o2 = perform(a, b, c, d, e, f, g, h, i, j)
-            return o0, o1, o2
+        def fft_convolve_numba(x, spec):
+            with numba.objmode(out=out_type):
+                out = perform(x, spec)
+            return out
 
-        return radial_counts_grad, 1
+        return fft_convolve_numba, 1
 
     @numba_basic.numba_njit
     def _interval(r, h, nodes):
@@ -179,5 +152,82 @@ def register_numba() -> None:
             return out
 
         return spline_pixels_t_numba, 1
+
+    d2r = np.pi / 180.0
+
+    @numba_basic.numba_njit
+    def _unit_vector(lon, lat):
+        return (np.cos(lat * d2r) * np.cos(lon * d2r), np.cos(lat * d2r) * np.sin(lon * d2r),
+                np.sin(lat * d2r))
+
+    @numba_basic.numba_njit
+    def _chord(s0, s1, s2, xyz, p):
+        dx, dy, dz = s0 - xyz[0, p], s1 - xyz[1, p], s2 - xyz[2, p]
+        return np.sqrt(dx * dx + dy * dy + dz * dz) / d2r
+
+    @numba_basic.register_funcify_default_op_cache_key(RadialCounts)
+    def _numba_radial_counts(op, node, **kwargs):
+        ny, nx, h, nodes = op.ny, op.nx, op.h, op.nodes
+
+        @numba_basic.numba_njit
+        def radial_counts_numba(lon, lat, flux, xyz, w, pix, table, expo, disp):
+            s0, s1, s2 = _unit_vector(lon.item(), lat.item())
+            n_t, n_e = table.shape[2], disp.shape[1]
+            per_pixel = np.zeros((ny * nx, n_t))
+            for p in range(w.size):  # sub-pixels: the profile summed per pixel
+                idx, t = _interval(_chord(s0, s1, s2, xyz, p), h, nodes)
+                for n in range(n_t):
+                    c = table[idx, :, n]
+                    per_pixel[pix[p], n] += w[p] * (c[0] + t * (c[1] + t * (c[2] + t * c[3])))
+            out = np.zeros((n_e, ny * nx))
+            for j in range(ny * nx):  # exposure, spectrum, dispersion
+                for n in range(n_t):
+                    a = per_pixel[j, n] * expo[j, n] * flux[n]
+                    for e in range(n_e):
+                        out[e, j] += disp[n, e] * a
+            return out.reshape((n_e, ny, nx))
+
+        return radial_counts_numba, 1
+
+    @numba_basic.register_funcify_default_op_cache_key(RadialCountsGrad)
+    def _numba_radial_counts_grad(op, node, **kwargs):
+        ny, nx, h, nodes = op.ny, op.nx, op.h, op.nodes
+
+        @numba_basic.numba_njit
+        def radial_counts_grad_numba(lon, lat, flux, xyz, w, pix, table, expo, disp, g):
+            lon_v, lat_v = lon.item(), lat.item()
+            s0, s1, s2 = _unit_vector(lon_v, lat_v)
+            n_t, n_e = table.shape[2], disp.shape[1]
+            g2 = g.reshape((n_e, ny * nx))
+            back = np.zeros((ny * nx, n_t))
+            for j in range(ny * nx):  # back through dispersion and exposure
+                for n in range(n_t):
+                    acc = 0.0
+                    for e in range(n_e):
+                        acc += disp[n, e] * g2[e, j]
+                    back[j, n] = acc * expo[j, n]
+            g_flux = np.zeros(n_t)
+            gx, gy, gz = 0.0, 0.0, 0.0
+            for p in range(w.size):
+                rr = _chord(s0, s1, s2, xyz, p)
+                idx, t = _interval(rr, h, nodes)
+                slope = 0.0
+                for n in range(n_t):
+                    c = table[idx, :, n]
+                    b = back[pix[p], n]
+                    g_flux[n] += w[p] * b * (c[0] + t * (c[1] + t * (c[2] + t * c[3])))
+                    slope += flux[n] * b * (c[1] + t * (2.0 * c[2] + 3.0 * t * c[3]))
+                if rr > 0.0:
+                    f = w[p] * slope / (rr * d2r * d2r)
+                    gx += f * (s0 - xyz[0, p])
+                    gy += f * (s1 - xyz[1, p])
+                    gz += f * (s2 - xyz[2, p])
+            sin_lat = np.sin(lat_v * d2r)
+            g_lon = (s0 * gy - s1 * gx) * d2r
+            g_lat = (np.cos(lat_v * d2r) * gz - sin_lat * (np.cos(lon_v * d2r) * gx
+                                                             + np.sin(lon_v * d2r) * gy)) * d2r
+            return np.asarray(g_lon), np.asarray(g_lat), g_flux
+
+        return radial_counts_grad_numba, 1
 
     _REGISTERED = True

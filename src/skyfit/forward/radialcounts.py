@@ -34,7 +34,7 @@ Second derivatives (exact Hessians) go through the same prediction built from Py
 operations (``reference``, given by the caller): slower, but only compiled when asked.
 
 Backends: C (PyTensor's C linkers), numpy (``perform``: FAST_COMPILE, tests), Numba
-(object mode around ``perform``, :mod:`skyfit.forward.numba_ops`) and JAX (the same
+(the C code's loops, :mod:`skyfit.forward.numba_ops`) and JAX (the same
 array code in ``jax.numpy``, :mod:`skyfit.forward.jax_ops`).
 """
 
