@@ -64,7 +64,7 @@ def make_minuit(problem: FitProblem, x0=None, *, names: list[str] | None = None,
     from iminuit import Minuit
 
     x0 = np.zeros(problem.n) if x0 is None else np.asarray(x0, float)
-    seed = getattr(problem, "seed_curvature", None)
+    seed = problem.seed_curvature
     g2 = None if seed is None else (lambda x: seed)  # the start's (see the module notes)
     m = Minuit(problem.fcn, x0, grad=problem.grad, g2=g2, name=names)
     m.errordef = ERRORDEF

@@ -263,7 +263,7 @@ class _SourcePlan:
         from .matmul import apply_along_first
         from .radialcounts import SubPixels, radial_counts
 
-        if self._subpixels is None:
+        if self._subpixels is None:  # the cutout's and the core box's, once
             boxes = [(self.cut, (0, 0))]
             if self.core is not None:
                 core, (sy, sx) = self.core

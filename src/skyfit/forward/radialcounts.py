@@ -45,7 +45,8 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.link.c.op import COp
 
-from .pixelspline import poly
+from ..maps.geom import _unit_vectors
+from .pixelspline import coefficient_table, poly
 
 __all__ = ["RadialCounts", "RadialCountsGrad", "SubPixels", "radial_counts"]
 
@@ -83,9 +84,7 @@ class SubPixels:
             k = box.k
             rows = np.arange(box.lon.shape[0]) // k + row
             cols = np.arange(box.lon.shape[1]) // k + col
-            lon, lat = np.radians(box.lon), np.radians(box.lat)
-            xyz.append(np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon),
-                                 np.sin(lat)], axis=-1).reshape(-1, 3))
+            xyz.append(_unit_vectors(box.lon, box.lat).reshape(-1, 3))
             w.append(np.asarray(box.solid_angle, float).ravel())
             pix.append((rows[:, None] * nx + cols[None, :]).ravel())
         xyz, w, pix = np.concatenate(xyz), np.concatenate(w), np.concatenate(pix)
@@ -123,8 +122,6 @@ def radial_counts(lon, lat, flux, sub: SubPixels, spline, exposure, disp, refere
     >>> mu.shape, round(float(mu.sum() / 1e10), 2)
     ((1, 9, 9), 1.0)
     """
-    from .pixelspline import coefficient_table
-
     # the cubic's coefficients per interval as (4, T) rows and the exposure per pixel as
     # (T,) rows: the loops over energy planes read contiguous memory (vector code)
     table = np.ascontiguousarray(coefficient_table(spline).transpose(0, 2, 1))
