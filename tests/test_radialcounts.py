@@ -45,37 +45,64 @@ def _plan(case):
     return plan, spatial
 
 
-def _graphs(case):
+def _graphs(case, masked=True):
+    """The op's ``(total, at)`` and its reference's, on a fit mask that leaves out a
+    corner of the cutout in the lowest energy bin (``masked``) or none, at 40 random
+    bins; ``stat``: a linear function of both, as the Cash statistic uses them."""
     plan, spatial = _plan(case)
     lon, lat = pt.dscalar("lon"), pt.dscalar("lat")
     flux = pt.dvector("flux")
+    bins = pt.lvector("bins")
 
     def value_of(par):
         return {"lon_0": lon, "lat_0": lat}.get(par.name, par.value)
 
-    op_mu = plan._radial_counts(value_of, flux)
-    assert isinstance(op_mu.owner.op, RadialCounts)
-    ref_mu = op_mu.owner.op.reference(lon, lat, flux)
-    weights = np.random.default_rng(1).random((op_mu.owner.inputs[8].data.shape[1],
-                                               *plan.cut.shape))
-    n_t = plan.pred.t_axis.nbin
+    n_e = plan.pred.e_axis.nbin
+    weight = None
+    if masked:
+        weight = np.ones((n_e, *plan.cut.shape))
+        weight[0, :5, :7] = 0.0
+    op_total, op_at = plan._radial_counts(value_of, flux, weight, bins)
+    assert isinstance(op_total.owner.op, RadialCounts)
+    ref_total, ref_at = op_total.owner.op.reference(lon, lat, flux, bins)
+    rng = np.random.default_rng(1)
+    where = rng.choice(n_e * plan.cut.shape[0] * plan.cut.shape[1], 40, replace=False)
+    g_at = rng.random(40)
     pars = spatial.canonical_values()
     point = [pars["lon_0"] + 0.013, pars["lat_0"] - 0.008,
-             np.linspace(1.0, 2.0, n_t) * 1e-9]
-    return (lon, lat, flux), op_mu, ref_mu, weights, point
+             np.linspace(1.0, 2.0, plan.pred.t_axis.nbin) * 1e-9, where]
+
+    def stat(total, at):
+        return 0.7 * total + (at * g_at).sum()
+
+    return (lon, lat, flux, bins), (op_total, op_at), (ref_total, ref_at), stat, point
 
 
+@pytest.mark.parametrize("masked", [True, False])
 @pytest.mark.parametrize("case", list(CASES))
-def test_op_matches_reference_value_and_gradient(case):
-    inputs, op_mu, ref_mu, weights, point = _graphs(case)
+def test_op_matches_reference_value_and_gradient(case, masked):
+    inputs, op_out, ref_out, stat, point = _graphs(case, masked)
     outs = {}
-    for name, mu in (("op", op_mu), ("ref", ref_mu)):
-        stat = (mu * weights).sum()
-        f = pytensor.function(list(inputs), [mu, *pytensor.grad(stat, list(inputs))],
-                              mode="CVM")
+    for name, (total, at) in (("op", op_out), ("ref", ref_out)):
+        f = pytensor.function(list(inputs), [total, at, *pytensor.grad(
+            stat(total, at), list(inputs[:3]))], mode="CVM")
         outs[name] = f(*point)
     for got, want in zip(outs["op"], outs["ref"], strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12 * np.abs(want).max())
+
+
+def test_counts_match_npred_cube():
+    """``(total, at)`` are the masked sum and the values of the source's npred cube."""
+    plan, _ = _plan("point")
+    n_e = plan.pred.e_axis.nbin
+    weight = np.ones((n_e, *plan.cut.shape))
+    weight[1, 3:9, :] = 0.0
+    where = np.arange(0, weight.size, 7)
+    flux = np.linspace(1.0, 2.0, plan.pred.t_axis.nbin) * 1e-9
+    total, at = plan._radial_counts(lambda par: par.value, flux, weight, where)
+    cube = plan.npred(lambda par: par.value, flux)
+    assert float(total) == pytest.approx(float((cube * weight).sum()), rel=1e-12)
+    np.testing.assert_allclose(at, cube.ravel()[where], rtol=1e-12)
 
 
 @pytest.mark.parametrize("mode", ["FAST_COMPILE", "NUMBA", "JAX"])
@@ -87,9 +114,8 @@ def test_backends_match_c(mode):
     if mode == "JAX":
         pytest.importorskip("jax")
         import skyfit.forward.jax_ops  # noqa: F401
-    inputs, op_mu, _, weights, point = _graphs("disk")
-    stat = (op_mu * weights).sum()
-    outs = [stat, *pytensor.grad(stat, list(inputs))]
+    inputs, (total, at), _, stat, point = _graphs("disk")
+    outs = [total, at, *pytensor.grad(stat(total, at), list(inputs[:3]))]
     want = pytensor.function(list(inputs), outs, mode="CVM")(*point)
     got = pytensor.function(list(inputs), outs, mode=mode)(*point)
     for g, w in zip(got, want, strict=True):
@@ -97,29 +123,30 @@ def test_backends_match_c(mode):
 
 
 def test_gradient_matches_finite_differences():
-    inputs, op_mu, _, weights, point = _graphs("point")
-    stat = (op_mu * weights).sum()
-    f = pytensor.function(list(inputs), stat, mode="CVM")
-    g = pytensor.function(list(inputs), pytensor.grad(stat, list(inputs)), mode="CVM")
+    inputs, op_out, _, stat, point = _graphs("point")
+    value = stat(*op_out)
+    f = pytensor.function(list(inputs), value, mode="CVM")
+    g = pytensor.function(list(inputs), pytensor.grad(value, list(inputs[:3])), mode="CVM")
     grads = g(*point)
     for i, step in ((0, 1e-6), (1, 1e-6)):
         up, down = list(point), list(point)
         up[i], down[i] = point[i] + step, point[i] - step
         fd = (f(*up) - f(*down)) / (2 * step)
         assert float(grads[i]) == pytest.approx(fd, rel=1e-6)
-    flux = point[2]
-    fd = [(f(point[0], point[1], flux + e) - f(point[0], point[1], flux - e)) / 2e-12
+    lon, lat, flux, where = point
+    fd = [(f(lon, lat, flux + e, where) - f(lon, lat, flux - e, where)) / 2e-12
           for e in np.eye(flux.size) * 1e-12]
     np.testing.assert_allclose(grads[2], fd, rtol=1e-6)
 
 
 def test_hessian_through_reference():
-    inputs, op_mu, ref_mu, weights, point = _graphs("point")
+    inputs, op_out, ref_out, _, point = _graphs("point")
     hess = {}
-    for name, mu in (("op", op_mu), ("ref", ref_mu)):
-        stat = (mu * weights).sum() + (mu**2 * weights).sum() * 1e9  # not linear in flux
-        grads = pytensor.grad(stat, list(inputs))
-        rows = [pytensor.grad(grads[0], list(inputs)), pytensor.grad(grads[1], list(inputs))]
+    for name, (total, at) in (("op", op_out), ("ref", ref_out)):
+        value = total * 0.3 + (at**2).sum() * 1e9  # not linear in flux
+        grads = pytensor.grad(value, list(inputs[:3]))
+        rows = [pytensor.grad(grads[0], list(inputs[:3])),
+                pytensor.grad(grads[1], list(inputs[:3]))]
         f = pytensor.function(list(inputs), [r for row in rows for r in row], mode="CVM")
         hess[name] = f(*point)
     for got, want in zip(hess["op"], hess["ref"], strict=True):
@@ -127,9 +154,9 @@ def test_hessian_through_reference():
 
 
 def test_no_reference_no_second_derivative():
-    inputs, op_mu, _, weights, _ = _graphs("point")
-    op_mu.owner.op.reference = None  # this graph's own op
-    grads = pytensor.grad((op_mu * weights).sum(), list(inputs))
+    inputs, op_out, _, stat, _ = _graphs("point")
+    op_out[0].owner.op.reference = None  # this graph's own op
+    grads = pytensor.grad(stat(*op_out), list(inputs[:3]))
     with pytest.raises(NotImplementedError, match="second derivatives"):
         pytensor.grad(grads[0], inputs[0])
 
@@ -148,11 +175,24 @@ def test_subpixels_keep_weight_sorted_by_pixel():
     np.testing.assert_allclose(np.linalg.norm(sub.xyz, axis=0), 1.0, rtol=1e-12)
 
 
-def test_bad_shapes_are_refused():
+@pytest.mark.parametrize("mode", ["CVM", "FAST_COMPILE", "NUMBA"])
+def test_bad_inputs_are_refused(mode):
+    if mode == "NUMBA":
+        from skyfit.forward.numba_ops import register_numba
+
+        register_numba()
     op = RadialCounts(2, 2, 0.1, 10)
     table = np.zeros((11, 4, 1))
-    with pytest.raises(ValueError, match="inconsistent input shapes"):
-        f = pytensor.function([], op(0.0, 0.0, np.ones(1), np.ones((3, 4)), np.ones(4),
-                                     np.arange(4), table, np.ones((1, 3)), np.ones((1, 1))),
-                              mode="CVM")
-        f()
+    xyz = np.tile([[1.0], [0.0], [0.0]], 4)
+    good = (xyz, np.ones(4), np.arange(4), table, np.ones((4, 1)), np.ones((1, 1)),
+            np.ones((1, 1)))
+    bins = pt.lvector("bins")
+    f = pytensor.function([bins], op(0.0, 0.0, np.ones(1), *good, bins), mode=mode)
+    assert float(f(np.arange(4))[0]) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="outside the cutout"):
+        f(np.array([0, 4]))
+    if mode == "CVM":
+        bad = (np.ones((3, 3)), *good[1:])  # three sub-pixels' vectors for four
+        with pytest.raises(ValueError, match="inconsistent input shapes"):
+            pytensor.function([bins], op(0.0, 0.0, np.ones(1), *bad, bins), mode=mode)(
+                np.arange(2))

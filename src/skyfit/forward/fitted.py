@@ -12,7 +12,9 @@ linear in the parameters that scale it, so the first term needs no cube either:
   sums precomputed;
 * fixed-position sources ``A @ F`` (:class:`~skyfit.forward.batch.FixedSources`):
   ``(1_fitted @ A) @ F``, one precomputed row;
-* free sources: the sum of their cutout, weighted by the fit mask there.
+* free sources: the sum of their cutout, weighted by the fit mask there (a free point
+  or round source: one op gives it and its values at the bins with counts,
+  :mod:`~skyfit.forward.radialcounts`).
 
 The logarithm needs ``mu`` only at the bins with counts: the background there, the rows
 of ``A`` there (a sparse matrix of those rows), each free source's cutout gathered there.
@@ -133,14 +135,14 @@ class FittedBins:
         total = sum(total[1:], total[0]) if total else pt.constant(0.0)
         at_counts = (sum(at_counts[1:], at_counts[0]) if at_counts else
                      pt.zeros_like(arrays["energy"], dtype="float64"))
-        fluxes, parts = pred.source_npreds(value_of)
+        fluxes = pred.source_fluxes(value_of)
         if fluxes is not None:
             factors.append(fluxes)
-        for i, (_, part) in enumerate(parts):
-            weight = self.source_masks[i]
-            total = total + (part.sum() if weight is None else (part * weight).sum())
-            at_counts = pt.inc_subtensor(at_counts[arrays[f"at{i}"]],
-                                         part.ravel()[arrays[f"in{i}"]])
+        for i, source in enumerate(pred.sources):
+            part_sum, part_at = source.fitted(value_of, fluxes[i], self.source_masks[i],
+                                              arrays[f"in{i}"])
+            total = total + part_sum
+            at_counts = pt.inc_subtensor(at_counts[arrays[f"at{i}"]], part_at)
         if self.negative_maps:
             lowest = pt.constant(-np.inf)
         elif factors:

@@ -102,21 +102,20 @@ class DatasetPredictor:
         if self.fixed is not None:
             flat = total.ravel() + self.fixed.npred(self.t_axis.edges_in("TeV"), value_of)
             total = flat.reshape(self.geom.data_shape)
-        for source, part in self.source_npreds(value_of)[1]:
-            total = _add_box(total, part, *source.cut.slices)
+        fluxes = self.source_fluxes(value_of)
+        for i, source in enumerate(self.sources):
+            total = _add_box(total, source.npred(value_of, fluxes[i]), *source.cut.slices)
         return total
 
-    def source_npreds(self, value_of) -> tuple:
-        """``(fluxes, parts)`` of the sources not in :attr:`fixed`: their ``(S, T)``
-        spectral bin integrals (None if there are none) and ``(plan, counts in its
-        cutout)`` for each."""
+    def source_fluxes(self, value_of):
+        """The ``(S, T)`` spectral bin integrals of the sources not in :attr:`fixed`
+        (None if there are none)."""
         if not self.sources:
-            return None, []
+            return None
         # all spectra in one call per class: a smaller graph (compiling per-source
         # spectral expressions fused into one C function took minutes on the GC)
-        fluxes = spectral_fluxes([s.spectral for s in self.sources],
-                                 self.t_axis.edges_in("TeV"), value_of)
-        return fluxes, [(s, s.npred(value_of, fluxes[i])) for i, s in enumerate(self.sources)]
+        return spectral_fluxes([s.spectral for s in self.sources],
+                               self.t_axis.edges_in("TeV"), value_of)
 
     def background_data(self) -> np.ndarray | None:
         """The dataset's background cube (before the background model), or None."""
@@ -256,11 +255,22 @@ class _SourcePlan:
             true = _add_box(true, inner, sy, sx)
         return true
 
-    def _radial_counts(self, value_of, flux):
-        """The counts of a free point or round source as one op
-        (:mod:`~skyfit.forward.radialcounts`); its second derivatives through
-        :meth:`_radial_true`."""
-        from .matmul import apply_along_first
+    def fitted(self, value_of, flux, weight, bins):
+        """``(sum, at)``: the source's counts summed over the fitted bins of its cutout
+        (``weight (E, ny, nx)``, None: all) and at the flat indices ``bins`` of its
+        ``(E, ny, nx)`` counts: what the statistic needs (:mod:`~.fitted`). A free point
+        or round source gives them from one op (:mod:`~skyfit.forward.radialcounts`),
+        with no cube; others from :meth:`npred`."""
+        radial = self.spatial.is_point or self.profile is not None
+        if (self.fixed is None and radial and not self.reco_psf
+                and xp(flux, *(value_of(p) for p in self.spatial.parameters)).symbolic):
+            return self._radial_counts(value_of, flux, weight, bins)
+        part = self.npred(value_of, flux)
+        return (part.sum() if weight is None else (part * weight).sum()), part.ravel()[bins]
+
+    def _radial_counts(self, value_of, flux, weight, bins):
+        """:meth:`fitted` of a free point or round source as one op; its second
+        derivatives through :meth:`_radial_true`."""
         from .radialcounts import SubPixels, radial_counts
 
         if self._subpixels is None:  # the cutout's and the core box's, once
@@ -273,12 +283,14 @@ class _SourcePlan:
                                               for p in self.spatial.parameters})
         spline, expo = self._radial_profile()
 
-        def reference(lon, lat, flux):
+        def reference(lon, lat, flux, bins):
             true = self._radial_true(lon, lat) * flux[:, None, None]
-            return true if self.edisp is None else apply_along_first(self.edisp, true)
+            cube = _tensordot(self.edisp, true, xp(true))
+            return (cube.sum() if weight is None else (cube * weight).sum(),
+                    cube.ravel()[bins])
 
         return radial_counts(pars["lon_0"], pars["lat_0"], flux, self._subpixels,
-                             spline.of_chord(), expo, self.edisp, reference)
+                             spline.of_chord(), expo, self.edisp, weight, bins, reference)
 
     def _response(self, spatial_values):
         pars = self.spatial.canonical_values(spatial_values)
@@ -302,10 +314,6 @@ class _SourcePlan:
     def npred(self, value_of, flux):
         """Predicted counts in the cutout; ``flux``: the (T,) bin integrals of the
         spectrum (cm-2 s-1), computed for all sources at once by the predictor."""
-        radial = self.spatial.is_point or self.profile is not None
-        if (self.fixed is None and radial and not self.reco_psf
-                and xp(flux, *(value_of(p) for p in self.spatial.parameters)).symbolic):
-            return self._radial_counts(value_of, flux)
         if self.fixed is not None:
             resp = self.fixed
         else:

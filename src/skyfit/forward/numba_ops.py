@@ -165,47 +165,72 @@ def register_numba() -> None:
         dx, dy, dz = s0 - xyz[0, p], s1 - xyz[1, p], s2 - xyz[2, p]
         return np.sqrt(dx * dx + dy * dy + dz * dz) / d2r
 
+    @numba_basic.numba_njit
+    def _check_bins(bins, size):
+        for k in range(bins.size):
+            if bins[k] < 0 or bins[k] >= size:
+                raise ValueError("RadialCounts: bin index outside the cutout")
+
     @numba_basic.register_funcify_default_op_cache_key(RadialCounts)
     def _numba_radial_counts(op, node, **kwargs):
         ny, nx, h, nodes = op.ny, op.nx, op.h, op.nodes
+        npix = ny * nx
 
         @numba_basic.numba_njit
-        def radial_counts_numba(lon, lat, flux, xyz, w, pix, table, expo, disp):
+        def radial_counts_numba(lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins):
             s0, s1, s2 = _unit_vector(lon.item(), lat.item())
             n_t, n_e = table.shape[2], disp.shape[1]
-            per_pixel = np.zeros((ny * nx, n_t))
+            _check_bins(bins, n_e * npix)
+            x = np.zeros((npix, n_t))
             for p in range(w.size):  # sub-pixels: the profile summed per pixel
                 idx, t = _interval(_chord(s0, s1, s2, xyz, p), h, nodes)
                 for n in range(n_t):
                     c = table[idx, :, n]
-                    per_pixel[pix[p], n] += w[p] * (c[0] + t * (c[1] + t * (c[2] + t * c[3])))
-            out = np.zeros((n_e, ny * nx))
-            for j in range(ny * nx):  # exposure, spectrum, dispersion
+                    x[pix[p], n] += w[p] * (c[0] + t * (c[1] + t * (c[2] + t * c[3])))
+            e_step = 0 if expo.shape[0] == 1 else 1
+            m_step = 0 if mrow.shape[0] == 1 else 1
+            total = 0.0
+            for j in range(npix):  # exposure, spectrum, the sum over the fitted bins
                 for n in range(n_t):
-                    a = per_pixel[j, n] * expo[j, n] * flux[n]
-                    for e in range(n_e):
-                        out[e, j] += disp[n, e] * a
-            return out.reshape((n_e, ny, nx))
+                    x[j, n] *= expo[j * e_step, n] * flux[n]
+                    total += x[j, n] * mrow[j * m_step, n]
+            at = np.empty(bins.size)
+            for k in range(bins.size):  # the dispersion at the bins asked for
+                e, j = bins[k] // npix, bins[k] % npix
+                acc = 0.0
+                for n in range(n_t):
+                    acc += x[j, n] * disp[n, e]
+                at[k] = acc
+            return np.asarray(total), at
 
         return radial_counts_numba, 1
 
     @numba_basic.register_funcify_default_op_cache_key(RadialCountsGrad)
     def _numba_radial_counts_grad(op, node, **kwargs):
         ny, nx, h, nodes = op.ny, op.nx, op.h, op.nodes
+        npix = ny * nx
 
         @numba_basic.numba_njit
-        def radial_counts_grad_numba(lon, lat, flux, xyz, w, pix, table, expo, disp, g):
+        def radial_counts_grad_numba(lon, lat, flux, xyz, w, pix, table, expo, disp, mrow,
+                                     bins, g_total, g_at):
             lon_v, lat_v = lon.item(), lat.item()
             s0, s1, s2 = _unit_vector(lon_v, lat_v)
             n_t, n_e = table.shape[2], disp.shape[1]
-            g2 = g.reshape((n_e, ny * nx))
-            back = np.zeros((ny * nx, n_t))
-            for j in range(ny * nx):  # back through dispersion and exposure
+            _check_bins(bins, n_e * npix)
+            e_step = 0 if expo.shape[0] == 1 else 1
+            m_step = 0 if mrow.shape[0] == 1 else 1
+            gt = g_total.item()
+            back = np.empty((npix, n_t))
+            for j in range(npix):
                 for n in range(n_t):
-                    acc = 0.0
-                    for e in range(n_e):
-                        acc += disp[n, e] * g2[e, j]
-                    back[j, n] = acc * expo[j, n]
+                    back[j, n] = gt * mrow[j * m_step, n]
+            for k in range(bins.size):  # back through the dispersion at the bins
+                e, j = bins[k] // npix, bins[k] % npix
+                for n in range(n_t):
+                    back[j, n] += g_at[k] * disp[n, e]
+            for j in range(npix):
+                for n in range(n_t):
+                    back[j, n] *= expo[j * e_step, n]
             g_flux = np.zeros(n_t)
             gx, gy, gz = 0.0, 0.0, 0.0
             for p in range(w.size):

@@ -1,36 +1,37 @@
-r"""Predicted counts of a free radial source (a point, or a round source of frozen size)
-in its cutout, as one PyTensor op with C code.
+r"""What the Cash statistic needs of a free radial source (a point, or a round source
+of frozen size), as one PyTensor op with C code.
 
 A point source's PSF, or a round source's profile after the PSF
 (:mod:`skyfit.forward.convolved`), centred at the free position ``(lon, lat)``, gives in
 the cutout
 
 .. math::
-    \mu_{e,j} = \sum_t D_{t e}\, \phi_t\, X_{t j} \sum_{p \in j} w_p\, S_t(c_p),
+    \mu_{e,j} = \sum_t D_{t e}\, x_{t j}, \qquad
+    x_{t j} = \phi_t\, X_{t j} \sum_{p \in j} w_p\, S_t(c_p),
     \qquad c_p = |\hat x_p - \hat s(\mathrm{lon}, \mathrm{lat})|,
 
 with :math:`S_t` the profile of true-energy bin :math:`t` tabulated against the chord
 :math:`c_p` between the sub-pixel's unit vector and the source's (a cubic spline,
 :class:`~skyfit.forward.radial.RadialSpline`), :math:`w_p` the sub-pixel's solid angle,
 :math:`X` the exposure, :math:`\phi` the spectral bin integrals and :math:`D` the energy
-dispersion. Built from PyTensor operations (chords, :class:`~.pixelspline.SplinePixels`
-on the cutout and on its finely sampled core box, products, the dispersion) this is a
-dozen ops and as many arrays of the cutout's size, and their gradients as many again: on
-the Fermi-LAT Galactic centre, more time than the profile sums themselves.
-:class:`RadialCounts` does it in one loop over the sub-pixels (the core box's among
-them, sorted by pixel; the coarse ones under the core box, of zero weight, left out)
-that accumulates each pixel's ``T`` planes, then one over the pixels (exposure, flux,
-dispersion); its gradient with respect to ``lon``, ``lat`` and ``flux`` is
-:class:`RadialCountsGrad`, one loop over the pixels (back through dispersion and
-exposure) and one over the sub-pixels.
+dispersion. The statistic (:mod:`skyfit.forward.fitted`) needs of :math:`\mu` only its
+sum over the fitted bins, :math:`\sum_{j,t} x_{tj} M_{jt}` with :math:`M_{jt} = \sum_e
+D_{te}\,\mathrm{fitted}_{ej}` (:func:`fitted_rows`), and its values at the bins with
+counts: :class:`RadialCounts` computes these two, with no cube of the cutout's size, in
+one loop over the sub-pixels (the core box's among them, sorted by pixel; the coarse ones
+under the core box, of zero weight, left out) that accumulates each pixel's ``T``
+planes, one over the pixels (exposure, flux, the sum) and one over the bins with counts
+(the dispersion there only: ~4-10 % of a Fermi-LAT cutout's bins). Its gradient with
+respect to ``lon``, ``lat`` and ``flux`` is :class:`RadialCountsGrad`: the same loops
+backwards. Built from PyTensor operations this was a dozen ops and as many arrays of the
+cutout's size, then the product with the fit mask, its sum, the gather at the bins with
+counts, and as many again for the gradient.
 
 The C loops run over four energy planes at a time (GCC vector extensions: the compiler
 left these short loops scalar) with the numbers of energy bins as constants of the code
-(one module per ``(T, E)``), and the dispersion four pixels at a time, in registers.
-Against the same computation from PyTensor operations, on the Galactic-centre sources:
-value 0.7x, gradient 0.4x the time.
+(one module per ``(T, E)``).
 
-Second derivatives (exact Hessians) go through the same prediction built from PyTensor
+Second derivatives (exact Hessians) go through the same quantities built from PyTensor
 operations (``reference``, given by the caller): slower, but only compiled when asked.
 
 Backends: C (PyTensor's C linkers), numpy (``perform``: FAST_COMPILE, tests), Numba
@@ -48,7 +49,7 @@ from pytensor.link.c.op import COp
 from ..maps.geom import _unit_vectors
 from .pixelspline import coefficient_table, poly
 
-__all__ = ["RadialCounts", "RadialCountsGrad", "SubPixels", "radial_counts"]
+__all__ = ["RadialCounts", "RadialCountsGrad", "SubPixels", "fitted_rows", "radial_counts"]
 
 D2R = np.pi / 180.0
 
@@ -96,18 +97,44 @@ class SubPixels:
         self.shape = (int(ny), int(nx))
 
 
-def radial_counts(lon, lat, flux, sub: SubPixels, spline, exposure, disp, reference=None):
-    """``(E, ny, nx)`` predicted counts of a radial source at ``(lon, lat)`` (deg) with
-    true-energy bin integrals ``flux (T,)``; ``spline``: the profile against the chord
+def fitted_rows(disp, weight) -> np.ndarray:
+    """``M (1 or ny*nx, T)``: the fitted bins seen from true energy, ``M[j, t] = sum_e
+    D[t, e] weight[e, j]``, so that a source's counts summed over the fitted bins of its
+    cutout are ``sum_{j,t} x[t, j] M[j, t]`` (``x``: its counts before the dispersion
+    ``disp (T, E)``); one row where every bin of the cutout is fitted (``weight`` None
+    or all ones).
+
+    Examples
+    --------
+    >>> fitted_rows(np.array([[0.9, 0.1], [0.0, 1.0]]), None).tolist()
+    [[1.0, 1.0]]
+    >>> fitted_rows(np.eye(2), np.array([[[1.0, 0.0]], [[1.0, 1.0]]])).tolist()
+    [[1.0, 1.0], [0.0, 1.0]]
+    """
+    disp = np.asarray(disp, float)
+    if weight is None or np.all(np.asarray(weight) == 1):
+        return disp.sum(axis=1)[None, :]
+    weight = np.asarray(weight, float)
+    return np.ascontiguousarray((disp @ weight.reshape(weight.shape[0], -1)).T)
+
+
+def radial_counts(lon, lat, flux, sub: SubPixels, spline, exposure, disp, weight, bins,
+                  reference=None):
+    """``(total, at)``: the counts of a radial source at ``(lon, lat)`` (deg) with
+    true-energy bin integrals ``flux (T,)``, summed over the fitted bins of its cutout
+    and at the bins ``bins`` (flat indices into its ``(E, ny, nx)`` counts);
+    ``spline``: the profile against the chord
     (:meth:`~skyfit.forward.radial.RadialSpline.of_chord`), ``exposure`` ``(T,)`` (at
-    the source) or ``(T, ny, nx)``, ``disp`` the ``(T, E)`` dispersion (None: none).
-    ``reference(lon, lat, flux)``: the same prediction from PyTensor operations, for
-    second derivatives (None: the gradient is not differentiable again).
+    the source) or ``(T, ny, nx)``, ``disp`` the ``(T, E)`` dispersion (None: none),
+    ``weight`` the fitted bins ``(E, ny, nx)`` (None: all).
+    ``reference(lon, lat, flux, bins)``: the same from PyTensor operations, for second
+    derivatives (None: the gradient is not differentiable again).
 
     Examples
     --------
     A Gaussian PSF (density in sr-1) in the middle of a 9 x 9 cutout, exposure 1e10,
-    no dispersion, unit flux: npred sums to the flux times the exposure.
+    no dispersion, unit flux: its counts sum to the flux times the exposure, the most
+    at the middle pixel.
 
     >>> from skyfit.maps import WcsGeom
     >>> from skyfit.forward.radial import RadialSpline
@@ -118,24 +145,26 @@ def radial_counts(lon, lat, flux, sub: SubPixels, spline, exposure, disp, refere
     >>> geom = WcsGeom.create((0, 0), frame="galactic", binsz=0.1, npix=(9, 9))
     >>> cut = make_cutout(geom, 0, 0, "galactic", radius=0, k=4, full=True)
     >>> sub = SubPixels([(cut, (0, 0))], cut.shape)
-    >>> mu = radial_counts(0.0, 0.0, np.ones(1), sub, spline, np.array([1e10]), None)
-    >>> mu.shape, round(float(mu.sum() / 1e10), 2)
-    ((1, 9, 9), 1.0)
+    >>> total, at = radial_counts(0.0, 0.0, np.ones(1), sub, spline, np.array([1e10]),
+    ...                           None, None, np.array([40, 0]))
+    >>> round(float(total / 1e10), 2), bool(at[0] > 100 * at[1])
+    (1.0, True)
     """
-    # the cubic's coefficients per interval as (4, T) rows and the exposure per pixel as
-    # (T,) rows: the loops over energy planes read contiguous memory (vector code)
+    # the cubic's coefficients per interval as (4, T) rows and the exposure as (T,) rows:
+    # the loops over energy planes read contiguous memory (vector code)
     table = np.ascontiguousarray(coefficient_table(spline).transpose(0, 2, 1))
     n_t = table.shape[2]
     ny, nx = sub.shape
-    expo = np.asarray(exposure, float)
-    expo = np.ascontiguousarray(np.broadcast_to(
-        expo.reshape(n_t, -1).T if expo.ndim == 3 else expo[None, :], (ny * nx, n_t)))
+    expo = np.asarray(exposure, float)  # one row for all pixels (a point source's)
+    expo = np.ascontiguousarray(expo.reshape(n_t, -1).T if expo.ndim == 3 else expo[None, :])
     disp = np.eye(n_t) if disp is None else np.ascontiguousarray(disp, float)
+    mrow = fitted_rows(disp, weight)
     op = RadialCounts(ny, nx, spline.h, spline.nodes, reference)
-    consts = (sub.xyz, sub.w, sub.pix, table, expo, disp)
-    if all(isinstance(v, float | int | np.ndarray) for v in (lon, lat, flux)):
-        return op.compute(float(lon), float(lat), np.asarray(flux, float), *consts)
-    return op(lon, lat, flux, *(pt.constant(c) for c in consts))
+    consts = (sub.xyz, sub.w, sub.pix, table, expo, disp, mrow)
+    if all(isinstance(v, float | int | np.ndarray) for v in (lon, lat, flux, bins)):
+        return op.compute(float(lon), float(lat), np.asarray(flux, float), *consts,
+                          np.asarray(bins, np.int64))
+    return op(lon, lat, flux, *(pt.constant(c) for c in consts), bins)
 
 
 class _Base(COp):
@@ -153,7 +182,7 @@ class _Base(COp):
         return {**self.__dict__, "reference": None}
 
     def c_code_cache_version(self):
-        return (14,)
+        return (17,)
 
     # a work array kept between calls (allocating it per call costs page faults)
     def c_support_code_struct(self, node, name):
@@ -178,30 +207,19 @@ class _Base(COp):
         static inline skyfit_v4d skyfit_ld4(const double *p) {
             skyfit_v4d v; memcpy(&v, p, sizeof(v)); return v; }
         static inline void skyfit_st4(double *p, skyfit_v4d v) { memcpy(p, &v, sizeof(v)); }
-        /* four pixels at once: out[q] = sum_r x[r][q] m[r], m's rows NV vectors long (the
-           dispersion or its transpose, padded); 4 NV independent sums in registers */
-        template <long R, long NV>
-        static inline void skyfit_mix4(const double *x, const double *m,
-                                       skyfit_v4d out[4][NV]) {
-            for (int q = 0; q < 4; ++q)
-                for (long k = 0; k < NV; ++k) out[q][k] = skyfit_v4d{0.0, 0.0, 0.0, 0.0};
-            for (long r = 0; r < R; ++r)
-                for (long k = 0; k < NV; ++k) {
-                    const skyfit_v4d mk = skyfit_ld4(m + (r * NV + k) * 4);
-                    for (int q = 0; q < 4; ++q) out[q][k] += x[r * 4 + q] * mk;
-                }
-        }
         #endif
         """
 
     def _inputs(self, lon, lat, flux, *consts):
         scalars = [pt.as_tensor_variable(v, dtype="float64") for v in (lon, lat)]
         flux = pt.as_tensor_variable(flux, dtype="float64")
-        xyz, w, pix, table, expo, disp = (pt.as_tensor_variable(c) for c in consts)
+        xyz, w, pix, table, expo, disp, mrow, bins = (pt.as_tensor_variable(c)
+                                                      for c in consts)
         if table.type.shape[2] is None or disp.type.shape[1] is None:
             raise TypeError("RadialCounts: the spline table and the dispersion need static "
                             "shapes (constants); the energy bins are constants of its code")
-        return [*scalars, flux, xyz, w, pt.cast(pix, "int64"), table, expo, disp]
+        return [*scalars, flux, xyz, w, pt.cast(pix, "int64"), table, expo, disp, mrow,
+                pt.cast(bins, "int64")]
 
     def chords(self, lon, lat, xyz, m=np):
         """``(c (P,), dc/ds (3, P), s (3,))``: chords in degrees, their derivative with
@@ -220,34 +238,48 @@ class _Base(COp):
         t = m.minimum(c - idx * self.h, self.h)
         return poly(table[idx].transpose(0, 2, 1), t[:, None], deriv)
 
+    def bins_at(self, bins, disp, m=np):
+        """``(pixel (K,), dispersion column (K, T))`` of the flat bin indices ``bins``
+        into ``(E, ny, nx)`` (refused outside it, in numpy)."""
+        npix = self.ny * self.nx
+        if m is np and bins.size and (bins.min() < 0 or bins.max() >= disp.shape[1] * npix):
+            raise ValueError("RadialCounts: bin index outside the cutout")
+        return bins % npix, disp.T[bins // npix]
+
     def _c_setup(self, node, inputs, sub, name):
         """Contiguous views of the inputs, the source vector, the work arrays."""
-        lon, lat, flux, xyz, w, pix, table, expo, disp = inputs[:9]
+        lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins = inputs[:11]
         fail = sub["fail"]
-        names = ["F", "X", "W", "PIX", "C", "EX", "D"] + (["G"] if len(inputs) > 9 else [])
-        arrays = [flux, xyz, w, pix, table, expo, disp, *inputs[9:]]
-        ctypes = ["double", "double", "double", "npy_int64", "double", "double", "double",
-                  "double"]
+        names = ["F", "X", "W", "PIX", "C", "EX", "D", "M", "BINS"]
+        arrays = [flux, xyz, w, pix, table, expo, disp, mrow, bins]
+        ctypes = ["double"] * 3 + ["npy_int64"] + ["double"] * 4 + ["npy_int64"]
         decl = "\n".join(f"PyArrayObject *{n}_c = PyArray_GETCONTIGUOUS({a});"
                          for n, a in zip(names, arrays, strict=True))
         ptrs = "\n".join(f"const {t} *{n} = (const {t}*)PyArray_DATA({n}_c);"
-                         for n, t in zip(names, ctypes, strict=False))
+                         for n, t in zip(names, ctypes, strict=True))
         release = " ".join(f"Py_XDECREF({n}_c);" for n in names)
         n_t, n_e = node.inputs[6].type.shape[2], node.inputs[8].type.shape[1]
         return f"""
         {decl}
         {ptrs}
         /* the numbers of energy bins are constants of the code: short loops unrolled,
-           vectors of four planes; NT4, NE4: vectors per true / reconstructed plane row */
-        constexpr npy_intp T = {n_t}, E = {n_e}, NT4 = (T + 3) / 4, NE4 = (E + 3) / 4;
+           vectors of four planes; NT4: vectors per true-energy row */
+        constexpr npy_intp T = {n_t}, E = {n_e}, NT4 = (T + 3) / 4;
+        /* NV full vectors of four planes per row, then TT planes one by one */
+        constexpr npy_intp NV = T / 4, TT = T - 4 * NV, TT1 = TT > 0 ? TT : 1;
         const npy_intp P = PyArray_DIMS({w})[0], NPIX = {self.ny * self.nx};
+        const npy_intp K = PyArray_DIMS({bins})[0];
+        /* exposure and the fitted bins' weights: one (T,) row for all pixels, or one
+           per pixel */
+        const npy_intp ES = PyArray_DIMS({expo})[0] == 1 ? 0 : T;
+        const npy_intp MS = PyArray_DIMS({mrow})[0] == 1 ? 0 : T;
         const double H = {self.h!r}, D2R = {D2R!r}, INV_H = 1.0 / H, INV_D2R = 1.0 / D2R;
         const double lon_r = ((double*)PyArray_DATA({lon}))[0] * D2R;
         const double lat_r = ((double*)PyArray_DATA({lat}))[0] * D2R;
         const double s0 = cos(lat_r) * cos(lon_r), s1 = cos(lat_r) * sin(lon_r),
                      s2 = sin(lat_r);
-        /* work: per-pixel rows (NPIX, T), chords (P), padded dispersion rows, 3 T sums */
-        const size_t need = (size_t)(NPIX * T + P + 4 * (T * NE4 + E * NT4) + 3 * T);
+        /* work: per-pixel rows (NPIX, T), chords (P), padded dispersion columns, T sums */
+        const size_t need = (size_t)(NPIX * T + P + 4 * E * NT4 + T);
         if (cap_{name} < need) {{
             free(work_{name});
             cap_{name} = need;
@@ -255,23 +287,27 @@ class _Base(COp):
             if (work_{name} == NULL) cap_{name} = 0;
         }}
         double *acc = work_{name};
-        if (acc == NULL || PyArray_SIZE({xyz}) != 3 * P || PyArray_DIMS({pix})[0] != P
-            || PyArray_SIZE({flux}) != T || PyArray_SIZE({expo}) != T * NPIX
+        int bad = acc == NULL || PyArray_SIZE({xyz}) != 3 * P || PyArray_DIMS({pix})[0] != P
+            || PyArray_SIZE({flux}) != T || PyArray_DIMS({expo})[1] != T
+            || (ES != 0 && PyArray_DIMS({expo})[0] != NPIX)
             || PyArray_DIMS({table})[2] != T || PyArray_DIMS({disp})[0] != T
-            || PyArray_DIMS({disp})[1] != E) {{
+            || PyArray_DIMS({disp})[1] != E || PyArray_DIMS({mrow})[1] != T
+            || (MS != 0 && PyArray_DIMS({mrow})[0] != NPIX);
+        for (npy_intp k = 0; k < K && !bad; ++k)
+            bad = BINS[k] < 0 || BINS[k] >= E * NPIX;
+        if (bad) {{
             {release}
-            PyErr_SetString(PyExc_ValueError, "RadialCounts: inconsistent input shapes");
+            PyErr_SetString(PyExc_ValueError, "RadialCounts: inconsistent input shapes "
+                            "or a bin index outside the cutout");
             {fail}
         }}
         double *__restrict__ RR = acc + NPIX * T;  /* the chords (deg) */
-        double *__restrict__ DR = RR + P;  /* D rows padded: DR[n][e], NE4 vectors each */
-        double *__restrict__ DC = DR + 4 * T * NE4;  /* D columns padded: DC[e][n] */
-        for (npy_intp n = 0; n < T; ++n)
-            for (npy_intp e = 0; e < 4 * NE4; ++e)
-                DR[n * 4 * NE4 + e] = e < E ? D[n * E + e] : 0.0;
+        double *__restrict__ DC = RR + P;  /* D columns padded: DC[e][n], NT4 vectors */
+        double *__restrict__ SUMS = DC + 4 * E * NT4;  /* T sums */
         for (npy_intp e = 0; e < E; ++e)
             for (npy_intp n = 0; n < 4 * NT4; ++n)
                 DC[e * 4 * NT4 + n] = n < T ? D[n * E + e] : 0.0;
+        for (npy_intp n = 0; n < T; ++n) SUMS[n] = 0.0;
         for (npy_intp p = 0; p < P; ++p) {{
             const double dx = s0 - X[p], dy = s1 - X[P + p], dz = s2 - X[2 * P + p];
             RR[p] = sqrt(dx * dx + dy * dy + dz * dz) * INV_D2R;
@@ -290,12 +326,33 @@ class _Base(COp):
                      *__restrict__ c2 = c1 + T, *__restrict__ c3 = c2 + T;
     """
 
+    @staticmethod
+    def _c_scalar(o, release, fail):
+        return f"""
+        if ({o} == NULL) {{
+            {o} = (PyArrayObject*)PyArray_EMPTY(0, NULL, NPY_FLOAT64, 0);
+            if ({o} == NULL) {{ {release} {fail} }}
+        }}"""
+
+    @staticmethod
+    def _c_vector(o, size, release, fail):
+        return f"""
+        if ({o} == NULL || PyArray_SIZE({o}) != {size}) {{
+            Py_XDECREF({o});
+            npy_intp size_ = {size};
+            {o} = (PyArrayObject*)PyArray_EMPTY(1, &size_, NPY_FLOAT64, 0);
+            if ({o} == NULL) {{ {release} {fail} }}
+        }}"""
+
 
 class RadialCounts(_Base):
-    """``mu (E, ny, nx)`` of a radial source; inputs ``lon, lat`` (deg, scalars), ``flux
-    (T,)``, and constants ``xyz (3, P)``, ``w (P,)``, ``pix (P,)`` (:class:`SubPixels`),
-    ``table (nodes+1, 4, T)`` (:func:`~.pixelspline.coefficient_table`, transposed),
-    ``expo (ny*nx, T)``, ``disp (T, E)``. See :func:`radial_counts`.
+    """``(total, at)`` of a radial source: its counts summed over the fitted bins of its
+    cutout and at the bins ``bins``; inputs ``lon, lat`` (deg, scalars), ``flux (T,)``,
+    constants ``xyz (3, P)``, ``w (P,)``, ``pix (P,)`` (:class:`SubPixels`), ``table
+    (nodes+1, 4, T)`` (:func:`~.pixelspline.coefficient_table`, transposed), ``expo
+    (1 or ny*nx, T)``, ``disp (T, E)``, ``mrow (1 or ny*nx, T)`` (the fitted bins through the
+    dispersion, :func:`fitted_rows`), and ``bins (K,)``, flat indices into ``(E, ny,
+    nx)``. See :func:`radial_counts`.
 
     Examples
     --------
@@ -308,20 +365,19 @@ class RadialCounts(_Base):
     >>> xyz = np.array([[1.0, np.cos(np.radians(0.5))], [0.0, np.sin(np.radians(0.5))],
     ...                 [0.0, 0.0]])
     >>> op = RadialCounts(1, 1, spline.h, spline.nodes)
-    >>> op.compute(0.0, 0.0, np.array([3.0]), xyz, np.ones(2), np.zeros(2, int),
-    ...            coefficient_table(spline).transpose(0, 2, 1), np.array([[2.0]]),
-    ...            np.eye(1)).tolist()
-    [[[12.0]]]
+    >>> total, at = op.compute(0.0, 0.0, np.array([3.0]), xyz, np.ones(2), np.zeros(2, int),
+    ...                        coefficient_table(spline).transpose(0, 2, 1),
+    ...                        np.array([[2.0]]), np.eye(1), np.ones((1, 1)), np.zeros(1, int))
+    >>> float(total), at.tolist()
+    (12.0, [12.0])
     """
 
-    def make_node(self, lon, lat, flux, xyz, w, pix, table, expo, disp):
-        inputs = self._inputs(lon, lat, flux, xyz, w, pix, table, expo, disp)
-        out = pt.tensor(dtype="float64",
-                        shape=(inputs[8].type.shape[1], self.ny, self.nx))
-        return Apply(self, inputs, [out])
+    def make_node(self, lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins):
+        inputs = self._inputs(lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins)
+        return Apply(self, inputs, [pt.dscalar(), pt.tensor(dtype="float64", shape=(None,))])
 
-    def compute(self, lon, lat, flux, xyz, w, pix, table, expo, disp, m=np):
-        """The op's output from arrays (``m``: numpy or ``jax.numpy``)."""
+    def compute(self, lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins, m=np):
+        """The op's outputs from arrays (``m``: numpy or ``jax.numpy``)."""
         c = self.chords(lon, lat, xyz, m)[0]
         per_sub = self.values(c, table, 0, m) * w[:, None]  # (P, T)
         if m is np:
@@ -329,74 +385,99 @@ class RadialCounts(_Base):
             np.add.at(per_pixel, pix, per_sub)
         else:  # JAX: arrays are immutable
             per_pixel = m.zeros((self.ny * self.nx, table.shape[2])).at[pix].add(per_sub)
-        counts = per_pixel * expo * flux  # (pixels, T)
-        return (counts @ disp).T.reshape(-1, self.ny, self.nx)
+        counts = per_pixel * expo * flux  # (pixels, T), before the dispersion
+        at_pixel, column = self.bins_at(bins, disp, m)
+        return (counts * mrow).sum(), (counts[at_pixel] * column).sum(axis=1)
 
     def perform(self, node, inputs, outputs):
-        outputs[0][0] = self.compute(float(inputs[0]), float(inputs[1]), *inputs[2:])
+        total, at = self.compute(float(inputs[0]), float(inputs[1]), *inputs[2:])
+        outputs[0][0], outputs[1][0] = np.asarray(total, float), np.asarray(at, float)
 
     def infer_shape(self, node, shapes):
-        return [(shapes[8][1], self.ny, self.nx)]
+        return [(), shapes[10]]
 
     def connection_pattern(self, node):
-        return [[True]] * 3 + [[False]] * 6
+        return [[True, True]] * 3 + [[False, False]] * 8
 
     def pullback(self, inputs, outputs, cotangents):
         from pytensor.gradient import DisconnectedType
 
+        g_total, g_at = cotangents
+        if isinstance(g_total.type, DisconnectedType):
+            g_total = pt.constant(0.0)
+        if isinstance(g_at.type, DisconnectedType):
+            g_at = pt.zeros_like(outputs[1])
         grads = RadialCountsGrad(self.ny, self.nx, self.h, self.nodes, self.reference)(
-            *inputs, cotangents[0])
+            *inputs, g_total, g_at)
         return [*grads, *(DisconnectedType()() for _ in inputs[3:])]
 
     def c_code(self, node, name, inputs, outputs, sub):
-        (y,) = outputs
+        o_total, o_at = outputs
         setup, release = self._c_setup(node, inputs, sub, name)
         fail = sub["fail"]
         chord = self._C_CHORD.replace("NODES", str(self.nodes))
         return f"""
         {{
         {setup}
-        npy_intp dims[3] = {{E, {self.ny}, {self.nx}}};
-        if ({y} == NULL || PyArray_DIMS({y})[0] != E || !PyArray_IS_C_CONTIGUOUS({y})) {{
-            Py_XDECREF({y});
-            {y} = (PyArrayObject*)PyArray_EMPTY(3, dims, NPY_FLOAT64, 0);
-            if ({y} == NULL) {{ {release} {fail} }}
-        }}
-        double *O = (double*)PyArray_DATA({y});
-        double *__restrict__ A = acc;  /* (pixels, T): the profile summed per pixel */
+        {self._c_scalar(o_total, release, fail)}
+        {self._c_vector(o_at, "K", release, fail)}
+        double *O = (double*)PyArray_DATA({o_at});
+        double *__restrict__ A = acc;  /* (pixels, T): x, zero where no sub-pixel */
         memset(A, 0, NPIX * T * sizeof(double));
-        for (npy_intp p = 0; p < P; ++p) {{
-            {chord}
-            const double wp = W[p];
-            double *__restrict__ a = A + PIX[p] * T;
-            npy_intp n = 0;
-            for (; n + 4 <= T; n += 4) {{
-                skyfit_v4d y = skyfit_ld4(c3 + n);
-                y = skyfit_ld4(c2 + n) + t * y;
-                y = skyfit_ld4(c1 + n) + t * y;
-                y = skyfit_ld4(c0 + n) + t * y;
-                skyfit_st4(a + n, skyfit_ld4(a + n) + wp * y);
-            }}
-            for (; n < T; ++n)
-                a[n] += wp * (c0[n] + t * (c1[n] + t * (c2[n] + t * c3[n])));
-        }}
-        for (npy_intp j0 = 0; j0 < NPIX; j0 += 4) {{  /* exposure, flux, dispersion */
-            /* four pixels at a time: 4 NE4 independent sums (registers), each row of D
-               loaded once for the four */
-            const npy_intp nq = NPIX - j0 < 4 ? NPIX - j0 : 4;
-            double x[T * 4];
-            for (npy_intp n = 0; n < T; ++n)
-                for (int q = 0; q < 4; ++q) {{
-                    const npy_intp j = j0 + q;
-                    x[n * 4 + q] = q < nq ? A[j * T + n] * EX[j * T + n] * F[n] : 0.0;
+        skyfit_v4d sums[NV > 0 ? NV : 1];
+        for (npy_intp v = 0; v < NV; ++v) sums[v] = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
+        for (npy_intp p = 0; p < P;) {{  /* one pixel's sub-pixels (sorted by pixel) */
+            const npy_intp j = PIX[p];
+            skyfit_v4d av[NV > 0 ? NV : 1];
+            double at[TT1];
+            for (npy_intp v = 0; v < NV; ++v) av[v] = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
+            for (npy_intp n = 0; n < TT; ++n) at[n] = 0.0;
+            for (; p < P && PIX[p] == j; ++p) {{
+                {chord}
+                const double wp = W[p];
+                for (npy_intp v = 0; v < NV; ++v) {{
+                    const npy_intp n = 4 * v;
+                    skyfit_v4d y = skyfit_ld4(c3 + n);
+                    y = skyfit_ld4(c2 + n) + t * y;
+                    y = skyfit_ld4(c1 + n) + t * y;
+                    y = skyfit_ld4(c0 + n) + t * y;
+                    av[v] += wp * y;
                 }}
-            skyfit_v4d out[4][NE4];
-            skyfit_mix4<T, NE4>(x, DR, out);
-            for (npy_intp q = 0; q < nq; ++q) {{
-                double flat[4 * NE4];
-                memcpy(flat, out[q], sizeof(flat));
-                for (npy_intp e = 0; e < E; ++e) O[e * NPIX + j0 + q] = flat[e];
+                for (npy_intp i = 0; i < TT; ++i) {{
+                    const npy_intp n = 4 * NV + i;
+                    at[i] += wp * (c0[n] + t * (c1[n] + t * (c2[n] + t * c3[n])));
+                }}
             }}
+            /* times exposure and flux; the sum over the fitted bins (through the
+               dispersion: the rows M) */
+            double *__restrict__ a = A + j * T;
+            const double *__restrict__ ex = EX + j * ES, *__restrict__ mr = M + j * MS;
+            for (npy_intp v = 0; v < NV; ++v) {{
+                const npy_intp n = 4 * v;
+                const skyfit_v4d x = av[v] * skyfit_ld4(ex + n) * skyfit_ld4(F + n);
+                skyfit_st4(a + n, x);
+                sums[v] += x * skyfit_ld4(mr + n);
+            }}
+            for (npy_intp i = 0; i < TT; ++i) {{
+                const npy_intp n = 4 * NV + i;
+                a[n] = at[i] * ex[n] * F[n];
+                SUMS[n] += a[n] * mr[n];
+            }}
+        }}
+        for (npy_intp v = 0; v < NV; ++v) skyfit_st4(SUMS + 4 * v, sums[v]);
+        double total = 0.0;
+        for (npy_intp n = 0; n < T; ++n) total += SUMS[n];
+        ((double*)PyArray_DATA({o_total}))[0] = total;
+        /* the dispersion only at the bins asked for */
+        for (npy_intp k = 0; k < K; ++k) {{
+            const npy_intp e = BINS[k] / NPIX, j = BINS[k] - e * NPIX;
+            const double *__restrict__ a = A + j * T, *__restrict__ dc = DC + e * 4 * NT4;
+            skyfit_v4d s = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
+            npy_intp n = 0;
+            for (; n + 4 <= T; n += 4) s += skyfit_ld4(a + n) * skyfit_ld4(dc + n);
+            double v = s[0] + s[1] + s[2] + s[3];
+            for (; n < T; ++n) v += a[n] * dc[n];
+            O[k] = v;
         }}
         {release}
         }}
@@ -404,14 +485,15 @@ class RadialCounts(_Base):
 
 
 class RadialCountsGrad(_Base):
-    """The gradient of ``sum(g * RadialCounts(...))`` with respect to ``lon``, ``lat``
-    (deg) and ``flux``: outputs ``(g_lon, g_lat, g_flux (T,))``; inputs those of
-    :class:`RadialCounts` and ``g (E, ny, nx)``.
+    """The gradient of ``g_total * total + g_at . at`` (:class:`RadialCounts`) with
+    respect to ``lon``, ``lat`` (deg) and ``flux``: outputs ``(g_lon, g_lat, g_flux
+    (T,))``; inputs those of :class:`RadialCounts`, ``g_total`` (scalar) and ``g_at
+    (K,)``.
 
     Examples
     --------
-    The example of :class:`RadialCounts` is linear in the flux: ``d(g * mu)/d flux = g *
-    12 / 3``; a flat profile does not change with position.
+    The example of :class:`RadialCounts` is linear in the flux: ``d(total + 0.5 at)/d
+    flux = 1.5 * 12 / 3``; a flat profile does not change with position.
 
     >>> from skyfit.forward.pixelspline import coefficient_table
     >>> from skyfit.forward.radial import RadialSpline
@@ -422,22 +504,29 @@ class RadialCountsGrad(_Base):
     >>> g_lon, g_lat, g_flux = op.compute(
     ...     0.0, 0.0, np.array([3.0]), xyz, np.ones(2), np.zeros(2, int),
     ...     coefficient_table(spline).transpose(0, 2, 1), np.array([[2.0]]), np.eye(1),
-    ...     np.array([[[0.5]]]))
+    ...     np.ones((1, 1)), np.zeros(1, int), 1.0, np.array([0.5]))
     >>> round(float(g_lon), 12), round(float(g_lat), 12), g_flux.tolist()
-    (0.0, 0.0, [2.0])
+    (0.0, 0.0, [6.0])
     """
 
-    def make_node(self, lon, lat, flux, xyz, w, pix, table, expo, disp, g):
-        inputs = self._inputs(lon, lat, flux, xyz, w, pix, table, expo, disp)
-        inputs.append(pt.as_tensor_variable(g, dtype="float64"))
+    def make_node(self, lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins,
+                  g_total, g_at):
+        inputs = self._inputs(lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins)
+        inputs += [pt.as_tensor_variable(g, dtype="float64") for g in (g_total, g_at)]
         outs = [pt.dscalar(), pt.dscalar(), pt.tensor(dtype="float64", shape=(None,))]
         return Apply(self, inputs, outs)
 
-    def compute(self, lon, lat, flux, xyz, w, pix, table, expo, disp, g, m=np):
+    def compute(self, lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins,
+                g_total, g_at, m=np):
         """The op's outputs from arrays (``m``: numpy or ``jax.numpy``)."""
         c, dcds, s = self.chords(lon, lat, xyz, m)
-        back = (disp @ g.reshape(disp.shape[1], -1)).T * expo  # (pixels, T)
-        at = back[pix]  # (P, T)
+        at_pixel, column = self.bins_at(bins, disp, m)
+        back = m.zeros((self.ny * self.nx, table.shape[2])) + g_total * mrow
+        if m is np:
+            np.add.at(back, at_pixel, g_at[:, None] * column)
+        else:
+            back = back.at[at_pixel].add(g_at[:, None] * column)
+        at = (back * expo)[pix]  # (P, T): back through dispersion and exposure
         g_flux = m.einsum("p,pt,pt->t", w, self.values(c, table, 0, m), at)
         slope = m.einsum("p,pt,pt->p", w, self.values(c, table, 1, m), at * flux)
         g_s = dcds @ slope
@@ -448,117 +537,122 @@ class RadialCountsGrad(_Base):
         return g_lon, g_lat, g_flux
 
     def perform(self, node, inputs, outputs):
-        for out, value in zip(outputs, self.compute(float(inputs[0]), float(inputs[1]),
-                                                    *inputs[2:]), strict=True):
+        values = self.compute(float(inputs[0]), float(inputs[1]), *inputs[2:11],
+                              float(inputs[11]), inputs[12])
+        for out, value in zip(outputs, values, strict=True):
             out[0] = np.asarray(value, float)
 
     def infer_shape(self, node, shapes):
         return [(), (), shapes[2]]
 
     def connection_pattern(self, node):
-        return [[True] * 3] * 3 + [[False] * 3] * 6 + [[True] * 3]
+        return [[True] * 3] * 3 + [[False] * 3] * 8 + [[True] * 3] * 2
 
     def pullback(self, inputs, outputs, cotangents):
         """Through ``reference`` (PyTensor operations): exact second derivatives."""
         import pytensor
         from pytensor.gradient import DisconnectedType
+        from pytensor.graph.replace import graph_replace
 
         if self.reference is None:
             raise NotImplementedError("RadialCounts: no reference graph given for second "
                                       "derivatives")
-        from pytensor.graph.replace import graph_replace
-
         # on independent stand-ins: the inputs may depend on each other (g on lon ...)
-        outer = [*inputs[:3], inputs[9]]
-        lon, lat, flux, g = (v.type() for v in outer)
-        mu = self.reference(lon, lat, flux)
-        firsts = pytensor.grad(None, wrt=[lon, lat, flux], known_grads={mu: g})
+        outer = [*inputs[:3], *inputs[11:]]
+        lon, lat, flux, g_total, g_at = (v.type() for v in outer)
+        total, at = self.reference(lon, lat, flux, inputs[10])
+        firsts = pytensor.grad(None, wrt=[lon, lat, flux],
+                               known_grads={total: g_total, at: g_at})
         known = {f: c for f, c in zip(firsts, cotangents, strict=True)
                  if not isinstance(c.type, DisconnectedType)}
-        seconds = pytensor.grad(None, wrt=[lon, lat, flux, g], known_grads=known,
+        stand_ins = [lon, lat, flux, g_total, g_at]
+        seconds = pytensor.grad(None, wrt=stand_ins, known_grads=known,
                                 disconnected_inputs="ignore", return_disconnected="zero")
-        seconds = graph_replace(seconds, dict(zip([lon, lat, flux, g], outer, strict=True)),
+        seconds = graph_replace(seconds, dict(zip(stand_ins, outer, strict=True)),
                                 strict=False)
-        return [*seconds[:3], *(DisconnectedType()() for _ in inputs[3:9]), seconds[3]]
+        return [*seconds[:3], *(DisconnectedType()() for _ in inputs[3:11]), *seconds[3:]]
 
     def c_code(self, node, name, inputs, outputs, sub):
         o_lon, o_lat, o_flux = outputs
+        g_total, g_at = inputs[11:]
         setup, release = self._c_setup(node, inputs, sub, name)
         fail = sub["fail"]
         chord = self._C_CHORD.replace("NODES", str(self.nodes))
-        scalar = """
-        if ({o} == NULL) {{
-            {o} = (PyArrayObject*)PyArray_EMPTY(0, NULL, NPY_FLOAT64, 0);
-            if ({o} == NULL) {{ {release} {fail} }}
-        }}"""
         return f"""
         {{
         {setup}
-        if (PyArray_SIZE(G_c) != E * NPIX) {{
-            {release}
-            PyErr_SetString(PyExc_ValueError, "RadialCountsGrad: g must be (E, ny, nx)");
+        PyArrayObject *GA_c = PyArray_GETCONTIGUOUS({g_at});
+        const double *GA = (const double*)PyArray_DATA(GA_c);
+        if (PyArray_SIZE(GA_c) != K) {{
+            Py_XDECREF(GA_c); {release}
+            PyErr_SetString(PyExc_ValueError, "RadialCountsGrad: g_at must match the bins");
             {fail}
         }}
-        {scalar.format(o=o_lon, release=release, fail=fail)}
-        {scalar.format(o=o_lat, release=release, fail=fail)}
-        if ({o_flux} == NULL || PyArray_SIZE({o_flux}) != T) {{
-            Py_XDECREF({o_flux});
-            npy_intp nt = T;
-            {o_flux} = (PyArrayObject*)PyArray_EMPTY(1, &nt, NPY_FLOAT64, 0);
-            if ({o_flux} == NULL) {{ {release} {fail} }}
-        }}
+        const double gt = ((double*)PyArray_DATA({g_total}))[0];
+        {self._c_scalar(o_lon, "Py_XDECREF(GA_c); " + release, fail)}
+        {self._c_scalar(o_lat, "Py_XDECREF(GA_c); " + release, fail)}
+        {self._c_vector(o_flux, "T", "Py_XDECREF(GA_c); " + release, fail)}
         double *gf = (double*)PyArray_DATA({o_flux});
-        memset(gf, 0, T * sizeof(double));
-        double *__restrict__ B = acc;  /* (pixels, T): back through dispersion, exposure */
-        double *__restrict__ GX = DC + 4 * E * NT4, *__restrict__ GY = GX + T,
-               *__restrict__ GZ = GY + T;
-        for (npy_intp n = 0; n < T; ++n) GX[n] = GY[n] = GZ[n] = 0.0;
-        for (npy_intp j0 = 0; j0 < NPIX; j0 += 4) {{  /* four pixels at a time, as above */
-            const npy_intp nq = NPIX - j0 < 4 ? NPIX - j0 : 4;
-            double x[E * 4];
-            for (npy_intp e = 0; e < E; ++e)
-                for (int q = 0; q < 4; ++q) x[e * 4 + q] = q < nq ? G[e * NPIX + j0 + q] : 0.0;
-            skyfit_v4d back[4][NT4];
-            skyfit_mix4<E, NT4>(x, DC, back);
-            for (npy_intp q = 0; q < nq; ++q) {{
-                double flat[4 * NT4];
-                memcpy(flat, back[q], sizeof(flat));
-                double *__restrict__ b = B + (j0 + q) * T;
-                const double *__restrict__ ex = EX + (j0 + q) * T;
-                for (npy_intp n = 0; n < T; ++n) b[n] = flat[n] * ex[n];
-            }}
+        /* (pixels, T): back through the fitted bins, the dispersion and the exposure */
+        double *__restrict__ B = acc;
+        for (npy_intp j = 0; j < NPIX; ++j)
+            for (npy_intp n = 0; n < T; ++n) B[j * T + n] = gt * M[j * MS + n];
+        for (npy_intp k = 0; k < K; ++k) {{
+            const npy_intp e = BINS[k] / NPIX, j = BINS[k] - e * NPIX;
+            const double *__restrict__ dc = DC + e * 4 * NT4;
+            for (npy_intp n = 0; n < T; ++n) B[j * T + n] += GA[k] * dc[n];
         }}
-        for (npy_intp p = 0; p < P; ++p) {{
-            {chord}
-            const double wp = W[p];
-            const double *__restrict__ b = B + PIX[p] * T;
-            /* d chord / d s, times the weight (0 where the chord vanishes) */
-            const double f = rr > 0.0 ? wp / (rr * D2R * D2R) : 0.0;
-            const double fx = f * (s0 - X[p]), fy = f * (s1 - X[P + p]),
-                         fz = f * (s2 - X[2 * P + p]);
-            npy_intp n = 0;
-            for (; n + 4 <= T; n += 4) {{
-                const skyfit_v4d k0 = skyfit_ld4(c0 + n), k1 = skyfit_ld4(c1 + n),
-                                 k2 = skyfit_ld4(c2 + n), k3 = skyfit_ld4(c3 + n);
-                const skyfit_v4d bn = skyfit_ld4(b + n);
-                const skyfit_v4d v = k0 + t * (k1 + t * (k2 + t * k3));
-                const skyfit_v4d slope = bn * (k1 + t * (2.0 * k2 + (3.0 * t) * k3));
-                skyfit_st4(gf + n, skyfit_ld4(gf + n) + wp * (bn * v));
-                skyfit_st4(GX + n, skyfit_ld4(GX + n) + fx * slope);
-                skyfit_st4(GY + n, skyfit_ld4(GY + n) + fy * slope);
-                skyfit_st4(GZ + n, skyfit_ld4(GZ + n) + fz * slope);
+        Py_XDECREF(GA_c);
+        for (npy_intp j = 0; j < NPIX; ++j)
+            for (npy_intp n = 0; n < T; ++n) B[j * T + n] *= EX[j * ES + n];
+        /* d chord / d s times the weight and the slopes, summed: lanes of four
+           planes (gx, gy, gz) and the tail planes (sx, sy, sz) */
+        const skyfit_v4d zero = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
+        skyfit_v4d gx = zero, gy = zero, gz = zero, gfv[NV > 0 ? NV : 1];
+        double sx = 0.0, sy = 0.0, sz = 0.0, gft[TT1];
+        for (npy_intp v = 0; v < NV; ++v) gfv[v] = zero;
+        for (npy_intp i = 0; i < TT; ++i) gft[i] = 0.0;
+        for (npy_intp p = 0; p < P;) {{  /* one pixel's sub-pixels (sorted by pixel) */
+            const npy_intp j = PIX[p];
+            const double *__restrict__ b = B + j * T;
+            skyfit_v4d bf[NV > 0 ? NV : 1], av[NV > 0 ? NV : 1];
+            double at[TT1];
+            for (npy_intp v = 0; v < NV; ++v) {{
+                bf[v] = skyfit_ld4(b + 4 * v) * skyfit_ld4(F + 4 * v);
+                av[v] = zero;
             }}
-            for (; n < T; ++n) {{
-                const double v = c0[n] + t * (c1[n] + t * (c2[n] + t * c3[n]));
-                const double slope = b[n] * (c1[n] + t * (2.0 * c2[n] + 3.0 * t * c3[n]));
-                gf[n] += wp * b[n] * v;
-                GX[n] += slope * fx; GY[n] += slope * fy; GZ[n] += slope * fz;
+            for (npy_intp i = 0; i < TT; ++i) at[i] = 0.0;
+            for (; p < P && PIX[p] == j; ++p) {{
+                {chord}
+                const double wp = W[p];
+                const double f = rr > 0.0 ? wp / (rr * D2R * D2R) : 0.0;
+                const double fx = f * (s0 - X[p]), fy = f * (s1 - X[P + p]),
+                             fz = f * (s2 - X[2 * P + p]);
+                skyfit_v4d slope = zero;
+                for (npy_intp v = 0; v < NV; ++v) {{
+                    const npy_intp n = 4 * v;
+                    const skyfit_v4d k0 = skyfit_ld4(c0 + n), k1 = skyfit_ld4(c1 + n),
+                                     k2 = skyfit_ld4(c2 + n), k3 = skyfit_ld4(c3 + n);
+                    av[v] += wp * (k0 + t * (k1 + t * (k2 + t * k3)));
+                    slope += bf[v] * (k1 + t * (2.0 * k2 + (3.0 * t) * k3));
+                }}
+                double tail = 0.0;
+                for (npy_intp i = 0; i < TT; ++i) {{
+                    const npy_intp n = 4 * NV + i;
+                    at[i] += wp * (c0[n] + t * (c1[n] + t * (c2[n] + t * c3[n])));
+                    tail += b[n] * F[n] * (c1[n] + t * (2.0 * c2[n] + 3.0 * t * c3[n]));
+                }}
+                gx += fx * slope; gy += fy * slope; gz += fz * slope;
+                sx += fx * tail; sy += fy * tail; sz += fz * tail;
             }}
+            for (npy_intp v = 0; v < NV; ++v) gfv[v] += skyfit_ld4(b + 4 * v) * av[v];
+            for (npy_intp i = 0; i < TT; ++i) gft[i] += b[4 * NV + i] * at[i];
         }}
-        double g0 = 0.0, g1 = 0.0, g2 = 0.0;
-        for (npy_intp n = 0; n < T; ++n) {{
-            g0 += F[n] * GX[n]; g1 += F[n] * GY[n]; g2 += F[n] * GZ[n];
-        }}
+        for (npy_intp v = 0; v < NV; ++v) skyfit_st4(gf + 4 * v, gfv[v]);
+        for (npy_intp i = 0; i < TT; ++i) gf[4 * NV + i] = gft[i];
+        const double g0 = gx[0] + gx[1] + gx[2] + gx[3] + sx,
+                     g1 = gy[0] + gy[1] + gy[2] + gy[3] + sy,
+                     g2 = gz[0] + gz[1] + gz[2] + gz[3] + sz;
         ((double*)PyArray_DATA({o_lon}))[0] = (-g0 * s1 + g1 * s0) * D2R;
         ((double*)PyArray_DATA({o_lat}))[0] =
             (-g0 * sin(lat_r) * cos(lon_r) - g1 * sin(lat_r) * sin(lon_r)
