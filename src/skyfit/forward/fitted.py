@@ -101,10 +101,10 @@ class FittedBins:
         for i, source in enumerate(self.predictor.sources):
             (sy, sx), (ny, nx) = source.cut.slices, source.cut.shape
             inside = (y >= sy.start) & (y < sy.stop) & (x >= sx.start) & (x < sx.stop)
-            out[f"at{i}"] = np.flatnonzero(inside)
-            out[f"in{i}"] = np.ravel_multi_index(
-                (e[inside], y[inside] - sy.start, x[inside] - sx.start),
-                (self.shape[0], ny, nx))
+            pixel = (y[inside] - sy.start) * nx + (x[inside] - sx.start)
+            order = np.argsort(pixel, kind="stable")  # by pixel (radialcounts' order)
+            out[f"at{i}"] = np.flatnonzero(inside)[order]
+            out[f"in{i}"] = (e[inside] * (ny * nx) + pixel)[order]
         return out
 
     def build(self, value_of, arrays: dict):

@@ -20,6 +20,9 @@ paths that compile with Numba call it (:class:`~skyfit.forward.Likelihood` by it
 
 from __future__ import annotations
 
+import zlib
+from pathlib import Path
+
 import numpy as np
 
 from .csr import CSRMatVec
@@ -31,6 +34,9 @@ from .radialcounts import RadialCounts, RadialCountsGrad
 __all__ = ["register_numba"]
 
 _REGISTERED = False
+# PyTensor caches compiled Numba functions on disk by op and props, plus this number:
+# taken from this file's text, so a changed translation is never read from a stale cache
+_VERSION = zlib.crc32(Path(__file__).read_bytes())
 
 
 def register_numba() -> None:
@@ -71,7 +77,7 @@ def register_numba() -> None:
                 out[r] = acc
             return out
 
-        return csr_matvec_numba, 1
+        return csr_matvec_numba, _VERSION
 
     @numba_basic.register_funcify_default_op_cache_key(ConstMatMul)
     def _numba_const_matmul(op, node, **kwargs):
@@ -79,7 +85,7 @@ def register_numba() -> None:
         def const_matmul_numba(a, a_t, x):
             return np.ascontiguousarray(a_t) @ np.ascontiguousarray(x)
 
-        return const_matmul_numba, 1
+        return const_matmul_numba, _VERSION
 
     @numba_basic.register_funcify_default_op_cache_key(FFTConvolve)
     def _numba_fft_convolve(op, node, **kwargs):
@@ -96,7 +102,7 @@ def register_numba() -> None:
                 out = perform(x, spec)
             return out
 
-        return fft_convolve_numba, 1
+        return fft_convolve_numba, _VERSION
 
     @numba_basic.numba_njit
     def _interval(r, h, nodes):
@@ -132,7 +138,7 @@ def register_numba() -> None:
                     out[n, iy, ix] += w[p] * _poly(table[idx, n], t, deriv)
             return out
 
-        return spline_pixels_numba, 1
+        return spline_pixels_numba, _VERSION
 
     @numba_basic.register_funcify_default_op_cache_key(SplinePixelsT)
     def _numba_spline_pixels_t(op, node, **kwargs):
@@ -151,7 +157,7 @@ def register_numba() -> None:
                 out[p] = w[p] * acc
             return out
 
-        return spline_pixels_t_numba, 1
+        return spline_pixels_t_numba, _VERSION
 
     d2r = np.pi / 180.0
 
@@ -166,10 +172,12 @@ def register_numba() -> None:
         return np.sqrt(dx * dx + dy * dy + dz * dz) / d2r
 
     @numba_basic.numba_njit
-    def _check_bins(bins, size):
+    def _check_bins(bins, size, npix):
         for k in range(bins.size):
-            if bins[k] < 0 or bins[k] >= size:
-                raise ValueError("RadialCounts: bin index outside the cutout")
+            if (bins[k] < 0 or bins[k] >= size
+                    or (k > 0 and bins[k] % npix < bins[k - 1] % npix)):
+                raise ValueError("RadialCounts: bins outside the cutout or not sorted by "
+                                 "pixel")
 
     @numba_basic.register_funcify_default_op_cache_key(RadialCounts)
     def _numba_radial_counts(op, node, **kwargs):
@@ -180,7 +188,7 @@ def register_numba() -> None:
         def radial_counts_numba(lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins):
             s0, s1, s2 = _unit_vector(lon.item(), lat.item())
             n_t, n_e = table.shape[2], disp.shape[1]
-            _check_bins(bins, n_e * npix)
+            _check_bins(bins, n_e * npix, npix)
             x = np.zeros((npix, n_t))
             for p in range(w.size):  # sub-pixels: the profile summed per pixel
                 idx, t = _interval(_chord(s0, s1, s2, xyz, p), h, nodes)
@@ -203,7 +211,7 @@ def register_numba() -> None:
                 at[k] = acc
             return np.asarray(total), at
 
-        return radial_counts_numba, 1
+        return radial_counts_numba, _VERSION
 
     @numba_basic.register_funcify_default_op_cache_key(RadialCountsGrad)
     def _numba_radial_counts_grad(op, node, **kwargs):
@@ -216,7 +224,7 @@ def register_numba() -> None:
             lon_v, lat_v = lon.item(), lat.item()
             s0, s1, s2 = _unit_vector(lon_v, lat_v)
             n_t, n_e = table.shape[2], disp.shape[1]
-            _check_bins(bins, n_e * npix)
+            _check_bins(bins, n_e * npix, npix)
             e_step = 0 if expo.shape[0] == 1 else 1
             m_step = 0 if mrow.shape[0] == 1 else 1
             gt = g_total.item()
@@ -253,6 +261,6 @@ def register_numba() -> None:
                                                              + np.sin(lon_v * d2r) * gy)) * d2r
             return np.asarray(g_lon), np.asarray(g_lat), g_flux
 
-        return radial_counts_grad_numba, 1
+        return radial_counts_grad_numba, _VERSION
 
     _REGISTERED = True

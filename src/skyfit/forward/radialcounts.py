@@ -122,7 +122,8 @@ def radial_counts(lon, lat, flux, sub: SubPixels, spline, exposure, disp, weight
                   reference=None):
     """``(total, at)``: the counts of a radial source at ``(lon, lat)`` (deg) with
     true-energy bin integrals ``flux (T,)``, summed over the fitted bins of its cutout
-    and at the bins ``bins`` (flat indices into its ``(E, ny, nx)`` counts);
+    and at the bins ``bins`` (flat indices into its ``(E, ny, nx)`` counts, sorted by
+    pixel: ``bins % (ny * nx)`` non-decreasing);
     ``spline``: the profile against the chord
     (:meth:`~skyfit.forward.radial.RadialSpline.of_chord`), ``exposure`` ``(T,)`` (at
     the source) or ``(T, ny, nx)``, ``disp`` the ``(T, E)`` dispersion (None: none),
@@ -146,8 +147,8 @@ def radial_counts(lon, lat, flux, sub: SubPixels, spline, exposure, disp, weight
     >>> cut = make_cutout(geom, 0, 0, "galactic", radius=0, k=4, full=True)
     >>> sub = SubPixels([(cut, (0, 0))], cut.shape)
     >>> total, at = radial_counts(0.0, 0.0, np.ones(1), sub, spline, np.array([1e10]),
-    ...                           None, None, np.array([40, 0]))
-    >>> round(float(total / 1e10), 2), bool(at[0] > 100 * at[1])
+    ...                           None, None, np.array([0, 40]))
+    >>> round(float(total / 1e10), 2), bool(at[1] > 100 * at[0])
     (1.0, True)
     """
     # the cubic's coefficients per interval as (4, T) rows and the exposure as (T,) rows:
@@ -182,7 +183,7 @@ class _Base(COp):
         return {**self.__dict__, "reference": None}
 
     def c_code_cache_version(self):
-        return (17,)
+        return (18,)
 
     # a work array kept between calls (allocating it per call costs page faults)
     def c_support_code_struct(self, node, name):
@@ -240,10 +241,12 @@ class _Base(COp):
 
     def bins_at(self, bins, disp, m=np):
         """``(pixel (K,), dispersion column (K, T))`` of the flat bin indices ``bins``
-        into ``(E, ny, nx)`` (refused outside it, in numpy)."""
+        into ``(E, ny, nx)`` (in numpy, refused outside it or not sorted by pixel, as
+        in C)."""
         npix = self.ny * self.nx
-        if m is np and bins.size and (bins.min() < 0 or bins.max() >= disp.shape[1] * npix):
-            raise ValueError("RadialCounts: bin index outside the cutout")
+        if m is np and bins.size and (bins.min() < 0 or bins.max() >= disp.shape[1] * npix
+                                      or np.any(np.diff(bins % npix) < 0)):
+            raise ValueError("RadialCounts: bins outside the cutout or not sorted by pixel")
         return bins % npix, disp.T[bins // npix]
 
     def _c_setup(self, node, inputs, sub, name):
@@ -253,6 +256,8 @@ class _Base(COp):
         names = ["F", "X", "W", "PIX", "C", "EX", "D", "M", "BINS"]
         arrays = [flux, xyz, w, pix, table, expo, disp, mrow, bins]
         ctypes = ["double"] * 3 + ["npy_int64"] + ["double"] * 4 + ["npy_int64"]
+        if len(inputs) > 11:  # the gradient's g_at
+            names, arrays, ctypes = [*names, "GA"], [*arrays, inputs[12]], [*ctypes, "double"]
         decl = "\n".join(f"PyArrayObject *{n}_c = PyArray_GETCONTIGUOUS({a});"
                          for n, a in zip(names, arrays, strict=True))
         ptrs = "\n".join(f"const {t} *{n} = (const {t}*)PyArray_DATA({n}_c);"
@@ -278,8 +283,8 @@ class _Base(COp):
         const double lat_r = ((double*)PyArray_DATA({lat}))[0] * D2R;
         const double s0 = cos(lat_r) * cos(lon_r), s1 = cos(lat_r) * sin(lon_r),
                      s2 = sin(lat_r);
-        /* work: per-pixel rows (NPIX, T), chords (P), padded dispersion columns, T sums */
-        const size_t need = (size_t)(NPIX * T + P + 4 * E * NT4 + T);
+        /* work: chords (P), padded dispersion columns, T sums */
+        const size_t need = (size_t)(P + 4 * E * NT4 + T);
         if (cap_{name} < need) {{
             free(work_{name});
             cap_{name} = need;
@@ -294,14 +299,15 @@ class _Base(COp):
             || PyArray_DIMS({disp})[1] != E || PyArray_DIMS({mrow})[1] != T
             || (MS != 0 && PyArray_DIMS({mrow})[0] != NPIX);
         for (npy_intp k = 0; k < K && !bad; ++k)
-            bad = BINS[k] < 0 || BINS[k] >= E * NPIX;
+            bad = BINS[k] < 0 || BINS[k] >= E * NPIX
+                  || (k > 0 && BINS[k] % NPIX < BINS[k - 1] % NPIX);
         if (bad) {{
             {release}
-            PyErr_SetString(PyExc_ValueError, "RadialCounts: inconsistent input shapes "
-                            "or a bin index outside the cutout");
+            PyErr_SetString(PyExc_ValueError, "RadialCounts: inconsistent input shapes, "
+                            "or bins outside the cutout or not sorted by pixel");
             {fail}
         }}
-        double *__restrict__ RR = acc + NPIX * T;  /* the chords (deg) */
+        double *__restrict__ RR = acc;  /* the chords (deg) */
         double *__restrict__ DC = RR + P;  /* D columns padded: DC[e][n], NT4 vectors */
         double *__restrict__ SUMS = DC + 4 * E * NT4;  /* T sums */
         for (npy_intp e = 0; e < E; ++e)
@@ -352,7 +358,7 @@ class RadialCounts(_Base):
     (nodes+1, 4, T)`` (:func:`~.pixelspline.coefficient_table`, transposed), ``expo
     (1 or ny*nx, T)``, ``disp (T, E)``, ``mrow (1 or ny*nx, T)`` (the fitted bins through the
     dispersion, :func:`fitted_rows`), and ``bins (K,)``, flat indices into ``(E, ny,
-    nx)``. See :func:`radial_counts`.
+    nx)`` sorted by pixel. See :func:`radial_counts`.
 
     Examples
     --------
@@ -422,16 +428,18 @@ class RadialCounts(_Base):
         {self._c_scalar(o_total, release, fail)}
         {self._c_vector(o_at, "K", release, fail)}
         double *O = (double*)PyArray_DATA({o_at});
-        double *__restrict__ A = acc;  /* (pixels, T): x, zero where no sub-pixel */
-        memset(A, 0, NPIX * T * sizeof(double));
+        /* pixel by pixel (the sub-pixels and the bins sorted by pixel): x in registers,
+           its sum over the fitted bins, the dispersion at the pixel's bins */
         skyfit_v4d sums[NV > 0 ? NV : 1];
         for (npy_intp v = 0; v < NV; ++v) sums[v] = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
-        for (npy_intp p = 0; p < P;) {{  /* one pixel's sub-pixels (sorted by pixel) */
+        npy_intp k = 0;
+        for (npy_intp p = 0; p < P;) {{
             const npy_intp j = PIX[p];
+            for (; k < K && BINS[k] % NPIX < j; ++k) O[k] = 0.0;  /* no sub-pixel there */
             skyfit_v4d av[NV > 0 ? NV : 1];
             double at[TT1];
             for (npy_intp v = 0; v < NV; ++v) av[v] = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
-            for (npy_intp n = 0; n < TT; ++n) at[n] = 0.0;
+            for (npy_intp i = 0; i < TT; ++i) at[i] = 0.0;
             for (; p < P && PIX[p] == j; ++p) {{
                 {chord}
                 const double wp = W[p];
@@ -448,37 +456,31 @@ class RadialCounts(_Base):
                     at[i] += wp * (c0[n] + t * (c1[n] + t * (c2[n] + t * c3[n])));
                 }}
             }}
-            /* times exposure and flux; the sum over the fitted bins (through the
-               dispersion: the rows M) */
-            double *__restrict__ a = A + j * T;
+            /* times exposure and flux: x */
             const double *__restrict__ ex = EX + j * ES, *__restrict__ mr = M + j * MS;
             for (npy_intp v = 0; v < NV; ++v) {{
-                const npy_intp n = 4 * v;
-                const skyfit_v4d x = av[v] * skyfit_ld4(ex + n) * skyfit_ld4(F + n);
-                skyfit_st4(a + n, x);
-                sums[v] += x * skyfit_ld4(mr + n);
+                av[v] *= skyfit_ld4(ex + 4 * v) * skyfit_ld4(F + 4 * v);
+                sums[v] += av[v] * skyfit_ld4(mr + 4 * v);
             }}
             for (npy_intp i = 0; i < TT; ++i) {{
                 const npy_intp n = 4 * NV + i;
-                a[n] = at[i] * ex[n] * F[n];
-                SUMS[n] += a[n] * mr[n];
+                at[i] *= ex[n] * F[n];
+                SUMS[n] += at[i] * mr[n];
+            }}
+            for (; k < K && BINS[k] % NPIX == j; ++k) {{
+                const double *__restrict__ dc = DC + (BINS[k] / NPIX) * 4 * NT4;
+                skyfit_v4d y = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
+                for (npy_intp v = 0; v < NV; ++v) y += av[v] * skyfit_ld4(dc + 4 * v);
+                double o = y[0] + y[1] + y[2] + y[3];
+                for (npy_intp i = 0; i < TT; ++i) o += at[i] * dc[4 * NV + i];
+                O[k] = o;
             }}
         }}
+        for (; k < K; ++k) O[k] = 0.0;
         for (npy_intp v = 0; v < NV; ++v) skyfit_st4(SUMS + 4 * v, sums[v]);
         double total = 0.0;
         for (npy_intp n = 0; n < T; ++n) total += SUMS[n];
         ((double*)PyArray_DATA({o_total}))[0] = total;
-        /* the dispersion only at the bins asked for */
-        for (npy_intp k = 0; k < K; ++k) {{
-            const npy_intp e = BINS[k] / NPIX, j = BINS[k] - e * NPIX;
-            const double *__restrict__ a = A + j * T, *__restrict__ dc = DC + e * 4 * NT4;
-            skyfit_v4d s = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
-            npy_intp n = 0;
-            for (; n + 4 <= T; n += 4) s += skyfit_ld4(a + n) * skyfit_ld4(dc + n);
-            double v = s[0] + s[1] + s[2] + s[3];
-            for (; n < T; ++n) v += a[n] * dc[n];
-            O[k] = v;
-        }}
         {release}
         }}
         """
@@ -574,37 +576,23 @@ class RadialCountsGrad(_Base):
 
     def c_code(self, node, name, inputs, outputs, sub):
         o_lon, o_lat, o_flux = outputs
-        g_total, g_at = inputs[11:]
+        g_total = inputs[11]
         setup, release = self._c_setup(node, inputs, sub, name)
         fail = sub["fail"]
         chord = self._C_CHORD.replace("NODES", str(self.nodes))
         return f"""
         {{
         {setup}
-        PyArrayObject *GA_c = PyArray_GETCONTIGUOUS({g_at});
-        const double *GA = (const double*)PyArray_DATA(GA_c);
         if (PyArray_SIZE(GA_c) != K) {{
-            Py_XDECREF(GA_c); {release}
+            {release}
             PyErr_SetString(PyExc_ValueError, "RadialCountsGrad: g_at must match the bins");
             {fail}
         }}
         const double gt = ((double*)PyArray_DATA({g_total}))[0];
-        {self._c_scalar(o_lon, "Py_XDECREF(GA_c); " + release, fail)}
-        {self._c_scalar(o_lat, "Py_XDECREF(GA_c); " + release, fail)}
-        {self._c_vector(o_flux, "T", "Py_XDECREF(GA_c); " + release, fail)}
+        {self._c_scalar(o_lon, release, fail)}
+        {self._c_scalar(o_lat, release, fail)}
+        {self._c_vector(o_flux, "T", release, fail)}
         double *gf = (double*)PyArray_DATA({o_flux});
-        /* (pixels, T): back through the fitted bins, the dispersion and the exposure */
-        double *__restrict__ B = acc;
-        for (npy_intp j = 0; j < NPIX; ++j)
-            for (npy_intp n = 0; n < T; ++n) B[j * T + n] = gt * M[j * MS + n];
-        for (npy_intp k = 0; k < K; ++k) {{
-            const npy_intp e = BINS[k] / NPIX, j = BINS[k] - e * NPIX;
-            const double *__restrict__ dc = DC + e * 4 * NT4;
-            for (npy_intp n = 0; n < T; ++n) B[j * T + n] += GA[k] * dc[n];
-        }}
-        Py_XDECREF(GA_c);
-        for (npy_intp j = 0; j < NPIX; ++j)
-            for (npy_intp n = 0; n < T; ++n) B[j * T + n] *= EX[j * ES + n];
         /* d chord / d s times the weight and the slopes, summed: lanes of four
            planes (gx, gy, gz) and the tail planes (sx, sy, sz) */
         const skyfit_v4d zero = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
@@ -612,16 +600,30 @@ class RadialCountsGrad(_Base):
         double sx = 0.0, sy = 0.0, sz = 0.0, gft[TT1];
         for (npy_intp v = 0; v < NV; ++v) gfv[v] = zero;
         for (npy_intp i = 0; i < TT; ++i) gft[i] = 0.0;
-        for (npy_intp p = 0; p < P;) {{  /* one pixel's sub-pixels (sorted by pixel) */
+        npy_intp k = 0;
+        for (npy_intp p = 0; p < P;) {{  /* pixel by pixel, as in RadialCounts */
             const npy_intp j = PIX[p];
-            const double *__restrict__ b = B + j * T;
-            skyfit_v4d bf[NV > 0 ? NV : 1], av[NV > 0 ? NV : 1];
-            double at[TT1];
+            for (; k < K && BINS[k] % NPIX < j; ++k) {{}}  /* no sub-pixel there */
+            /* back through the fitted bins, the dispersion and the exposure: bv, b */
+            const double *__restrict__ ex = EX + j * ES, *__restrict__ mr = M + j * MS;
+            skyfit_v4d bv[NV > 0 ? NV : 1], bf[NV > 0 ? NV : 1], av[NV > 0 ? NV : 1];
+            double b[TT1], at[TT1];
+            for (npy_intp v = 0; v < NV; ++v) bv[v] = gt * skyfit_ld4(mr + 4 * v);
+            for (npy_intp i = 0; i < TT; ++i) b[i] = gt * mr[4 * NV + i];
+            for (; k < K && BINS[k] % NPIX == j; ++k) {{
+                const double *__restrict__ dc = DC + (BINS[k] / NPIX) * 4 * NT4;
+                for (npy_intp v = 0; v < NV; ++v) bv[v] += GA[k] * skyfit_ld4(dc + 4 * v);
+                for (npy_intp i = 0; i < TT; ++i) b[i] += GA[k] * dc[4 * NV + i];
+            }}
             for (npy_intp v = 0; v < NV; ++v) {{
-                bf[v] = skyfit_ld4(b + 4 * v) * skyfit_ld4(F + 4 * v);
+                bv[v] *= skyfit_ld4(ex + 4 * v);
+                bf[v] = bv[v] * skyfit_ld4(F + 4 * v);
                 av[v] = zero;
             }}
-            for (npy_intp i = 0; i < TT; ++i) at[i] = 0.0;
+            for (npy_intp i = 0; i < TT; ++i) {{
+                b[i] *= ex[4 * NV + i];
+                at[i] = 0.0;
+            }}
             for (; p < P && PIX[p] == j; ++p) {{
                 {chord}
                 const double wp = W[p];
@@ -640,13 +642,13 @@ class RadialCountsGrad(_Base):
                 for (npy_intp i = 0; i < TT; ++i) {{
                     const npy_intp n = 4 * NV + i;
                     at[i] += wp * (c0[n] + t * (c1[n] + t * (c2[n] + t * c3[n])));
-                    tail += b[n] * F[n] * (c1[n] + t * (2.0 * c2[n] + 3.0 * t * c3[n]));
+                    tail += b[i] * F[n] * (c1[n] + t * (2.0 * c2[n] + 3.0 * t * c3[n]));
                 }}
                 gx += fx * slope; gy += fy * slope; gz += fz * slope;
                 sx += fx * tail; sy += fy * tail; sz += fz * tail;
             }}
-            for (npy_intp v = 0; v < NV; ++v) gfv[v] += skyfit_ld4(b + 4 * v) * av[v];
-            for (npy_intp i = 0; i < TT; ++i) gft[i] += b[4 * NV + i] * at[i];
+            for (npy_intp v = 0; v < NV; ++v) gfv[v] += bv[v] * av[v];
+            for (npy_intp i = 0; i < TT; ++i) gft[i] += b[i] * at[i];
         }}
         for (npy_intp v = 0; v < NV; ++v) skyfit_st4(gf + 4 * v, gfv[v]);
         for (npy_intp i = 0; i < TT; ++i) gf[4 * NV + i] = gft[i];
