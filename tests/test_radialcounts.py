@@ -8,6 +8,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from pytensor.graph.traversal import io_toposort
 
 from skyfit.datasets.synthetic import synthetic_dataset
 from skyfit.forward.npred import DatasetPredictor
@@ -107,6 +108,25 @@ def test_counts_match_npred_cube():
     cube = plan.npred(lambda par: par.value, flux)
     assert float(total) == pytest.approx(float((cube * weight).sum()), rel=1e-12)
     np.testing.assert_allclose(at, cube.ravel()[where], rtol=1e-12)
+
+
+def test_symbolic_cube_is_the_op_at_every_bin():
+    """A free radial source's npred cube in a graph (npred functions, the Bayesian
+    model) is the op at every bin of its cutout, equal to the numpy cube."""
+    plan, spatial = _plan("disk")
+    lon, lat = pt.dscalar("lon"), pt.dscalar("lat")
+    flux = np.linspace(1.0, 2.0, plan.pred.t_axis.nbin) * 1e-9
+
+    def value_of(par):
+        return {"lon_0": lon, "lat_0": lat}.get(par.name, par.value)
+
+    cube = plan.npred(value_of, pt.as_tensor_variable(flux))
+    assert any(isinstance(node.op, RadialCounts)
+               for node in io_toposort([lon, lat], [cube]))
+    pars = spatial.canonical_values()
+    got = pytensor.function([lon, lat], cube, mode="CVM")(pars["lon_0"], pars["lat_0"])
+    np.testing.assert_allclose(got, plan.npred(lambda par: par.value, flux), rtol=1e-11,
+                               atol=1e-14 * np.abs(got).max())
 
 
 @pytest.mark.parametrize("mode", ["FAST_COMPILE", "NUMBA", "JAX"])

@@ -261,12 +261,17 @@ class _SourcePlan:
         ``(E, ny, nx)`` counts: what the statistic needs (:mod:`~.fitted`). A free point
         or round source gives them from one op (:mod:`~skyfit.forward.radialcounts`),
         with no cube; others from :meth:`npred`."""
-        radial = self.spatial.is_point or self.profile is not None
-        if (self.fixed is None and radial and not self.reco_psf
-                and xp(flux, *(value_of(p) for p in self.spatial.parameters)).symbolic):
+        if self._radial_op(value_of, flux):
             return self._radial_counts(value_of, flux, weight, bins)
         part = self.npred(value_of, flux)
         return (part.sum() if weight is None else (part * weight).sum()), part.ravel()[bins]
+
+    def _radial_op(self, value_of, flux) -> bool:
+        """Whether this source's graph is the op of :mod:`~.radialcounts`: a free point
+        or round source, in a PyTensor graph, with the PSF in true energy."""
+        radial = self.spatial.is_point or self.profile is not None
+        return (self.fixed is None and radial and not self.reco_psf
+                and xp(flux, *(value_of(p) for p in self.spatial.parameters)).symbolic)
 
     def _radial_counts(self, value_of, flux, weight, bins):
         """:meth:`fitted` of a free point or round source as one op; its second
@@ -314,6 +319,11 @@ class _SourcePlan:
     def npred(self, value_of, flux):
         """Predicted counts in the cutout; ``flux``: the (T,) bin integrals of the
         spectrum (cm-2 s-1), computed for all sources at once by the predictor."""
+        if self._radial_op(value_of, flux):  # the op at every bin, pixel by pixel
+            (ny, nx), n_e = self.cut.shape, self.pred.e_axis.nbin
+            bins = np.arange(n_e * ny * nx).reshape(n_e, ny * nx).T.ravel()
+            at = self._radial_counts(value_of, flux, None, bins)[1]
+            return at.reshape((ny * nx, n_e)).T.reshape((n_e, ny, nx))
         if self.fixed is not None:
             resp = self.fixed
         else:

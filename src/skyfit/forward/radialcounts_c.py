@@ -1,0 +1,288 @@
+"""The C code of :class:`~skyfit.forward.radialcounts.RadialCounts` and its gradient.
+
+Functions of the op (its props: cutout shape, spline step and nodes), its node (the
+numbers of energy bins, constants of the code) and PyTensor's names for inputs, outputs
+and the failure branch, returning the text PyTensor compiles. The loops run over four
+energy planes at a time (GCC vector extensions: the compiler left these short loops
+scalar; unaligned loads and stores) and pixel by pixel: the sub-pixels and the bins
+arrive sorted by pixel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+D2R = np.pi / 180.0
+
+SUPPORT = """
+        #ifndef SKYFIT_V4D
+        #define SKYFIT_V4D
+        typedef double skyfit_v4d __attribute__((vector_size(32)));
+        static inline skyfit_v4d skyfit_ld4(const double *p) {
+            skyfit_v4d v; memcpy(&v, p, sizeof(v)); return v; }
+        static inline void skyfit_st4(double *p, skyfit_v4d v) { memcpy(p, &v, sizeof(v)); }
+        #endif
+        """
+
+
+def setup(op, node, inputs, sub, name):
+    """Contiguous views of the inputs, the source vector, the work arrays."""
+    lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins = inputs[:11]
+    fail = sub["fail"]
+    names = ["F", "X", "W", "PIX", "C", "EX", "D", "M", "BINS"]
+    arrays = [flux, xyz, w, pix, table, expo, disp, mrow, bins]
+    ctypes = ["double"] * 3 + ["npy_int64"] + ["double"] * 4 + ["npy_int64"]
+    if len(inputs) > 11:  # the gradient's g_at
+        names, arrays, ctypes = [*names, "GA"], [*arrays, inputs[12]], [*ctypes, "double"]
+    decl = "\n".join(f"PyArrayObject *{n}_c = PyArray_GETCONTIGUOUS({a});"
+                     for n, a in zip(names, arrays, strict=True))
+    ptrs = "\n".join(f"const {t} *{n} = (const {t}*)PyArray_DATA({n}_c);"
+                     for n, t in zip(names, ctypes, strict=True))
+    release = " ".join(f"Py_XDECREF({n}_c);" for n in names)
+    n_t, n_e = node.inputs[6].type.shape[2], node.inputs[8].type.shape[1]
+    return f"""
+    {decl}
+    {ptrs}
+    /* the numbers of energy bins are constants of the code: short loops unrolled,
+       vectors of four planes; NT4: vectors per true-energy row */
+    constexpr npy_intp T = {n_t}, E = {n_e}, NT4 = (T + 3) / 4;
+    /* NV full vectors of four planes per row, then TT planes one by one */
+    constexpr npy_intp NV = T / 4, TT = T - 4 * NV, TT1 = TT > 0 ? TT : 1;
+    const npy_intp P = PyArray_DIMS({w})[0], NPIX = {op.ny * op.nx};
+    const npy_intp K = PyArray_DIMS({bins})[0];
+    /* exposure and the fitted bins' weights: one (T,) row for all pixels, or one
+       per pixel */
+    const npy_intp ES = PyArray_DIMS({expo})[0] == 1 ? 0 : T;
+    const npy_intp MS = PyArray_DIMS({mrow})[0] == 1 ? 0 : T;
+    const double H = {op.h!r}, D2R = {D2R!r}, INV_H = 1.0 / H, INV_D2R = 1.0 / D2R;
+    const double lon_r = ((double*)PyArray_DATA({lon}))[0] * D2R;
+    const double lat_r = ((double*)PyArray_DATA({lat}))[0] * D2R;
+    const double s0 = cos(lat_r) * cos(lon_r), s1 = cos(lat_r) * sin(lon_r),
+                 s2 = sin(lat_r);
+    /* work: chords (P), padded dispersion columns, T sums */
+    const size_t need = (size_t)(P + 4 * E * NT4 + T);
+    if (cap_{name} < need) {{
+        free(work_{name});
+        cap_{name} = need;
+        work_{name} = (double*)malloc(cap_{name} * sizeof(double));
+        if (work_{name} == NULL) cap_{name} = 0;
+    }}
+    double *acc = work_{name};
+    int bad = acc == NULL || PyArray_SIZE({xyz}) != 3 * P || PyArray_DIMS({pix})[0] != P
+        || PyArray_SIZE({flux}) != T || PyArray_DIMS({expo})[1] != T
+        || (ES != 0 && PyArray_DIMS({expo})[0] != NPIX)
+        || PyArray_DIMS({table})[2] != T || PyArray_DIMS({disp})[0] != T
+        || PyArray_DIMS({disp})[1] != E || PyArray_DIMS({mrow})[1] != T
+        || (MS != 0 && PyArray_DIMS({mrow})[0] != NPIX);
+    for (npy_intp k = 0; k < K && !bad; ++k)
+        bad = BINS[k] < 0 || BINS[k] >= E * NPIX
+              || (k > 0 && BINS[k] % NPIX < BINS[k - 1] % NPIX);
+    if (bad) {{
+        {release}
+        PyErr_SetString(PyExc_ValueError, "RadialCounts: inconsistent input shapes, "
+                        "or bins outside the cutout or not sorted by pixel");
+        {fail}
+    }}
+    double *__restrict__ RR = acc;  /* the chords (deg) */
+    double *__restrict__ DC = RR + P;  /* D columns padded: DC[e][n], NT4 vectors */
+    double *__restrict__ SUMS = DC + 4 * E * NT4;  /* T sums */
+    for (npy_intp e = 0; e < E; ++e)
+        for (npy_intp n = 0; n < 4 * NT4; ++n)
+            DC[e * 4 * NT4 + n] = n < T ? D[n * E + e] : 0.0;
+    for (npy_intp n = 0; n < T; ++n) SUMS[n] = 0.0;
+    for (npy_intp p = 0; p < P; ++p) {{
+        const double dx = s0 - X[p], dy = s1 - X[P + p], dz = s2 - X[2 * P + p];
+        RR[p] = sqrt(dx * dx + dy * dy + dz * dz) * INV_D2R;
+    }}
+    """, release
+
+CHORD = """
+    const double rr = RR[p];
+    double q = rr * INV_H;  /* truncated below: floor for q >= 0 */
+    if (!(q > 0.0)) q = 0.0;  /* also NaN: the values stay NaN */
+    if (q > NODES) q = NODES;
+    const npy_intp idx = (npy_intp)q;
+    double t = rr - idx * H;
+    if (t > H) t = H;
+    const double *__restrict__ c0 = C + idx * 4 * T, *__restrict__ c1 = c0 + T,
+                 *__restrict__ c2 = c1 + T, *__restrict__ c3 = c2 + T;
+"""
+
+def scalar_out(o, release, fail):
+    """Allocate the 0-d output ``o`` if needed."""
+    return f"""
+    if ({o} == NULL) {{
+        {o} = (PyArrayObject*)PyArray_EMPTY(0, NULL, NPY_FLOAT64, 0);
+        if ({o} == NULL) {{ {release} {fail} }}
+    }}"""
+
+def vector_out(o, size, release, fail):
+    """Allocate the 1-d output ``o`` of ``size`` elements if needed."""
+    return f"""
+    if ({o} == NULL || PyArray_SIZE({o}) != {size}) {{
+        Py_XDECREF({o});
+        npy_intp size_ = {size};
+        {o} = (PyArrayObject*)PyArray_EMPTY(1, &size_, NPY_FLOAT64, 0);
+        if ({o} == NULL) {{ {release} {fail} }}
+    }}"""
+
+
+def value_code(op, node, name, inputs, outputs, sub):
+    """The C code of :class:`~skyfit.forward.radialcounts.RadialCounts`."""
+    o_total, o_at = outputs
+    head, release = setup(op, node, inputs, sub, name)
+    fail = sub["fail"]
+    chord = CHORD.replace("NODES", str(op.nodes))
+    return f"""
+    {{
+    {head}
+    {scalar_out(o_total, release, fail)}
+    {vector_out(o_at, "K", release, fail)}
+    double *O = (double*)PyArray_DATA({o_at});
+    /* pixel by pixel (the sub-pixels and the bins sorted by pixel): x in registers,
+       its sum over the fitted bins, the dispersion at the pixel's bins */
+    skyfit_v4d sums[NV > 0 ? NV : 1];
+    for (npy_intp v = 0; v < NV; ++v) sums[v] = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
+    npy_intp k = 0;
+    for (npy_intp p = 0; p < P;) {{
+        const npy_intp j = PIX[p];
+        for (; k < K && BINS[k] % NPIX < j; ++k) O[k] = 0.0;  /* no sub-pixel there */
+        skyfit_v4d av[NV > 0 ? NV : 1];
+        double at[TT1];
+        for (npy_intp v = 0; v < NV; ++v) av[v] = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
+        for (npy_intp i = 0; i < TT; ++i) at[i] = 0.0;
+        for (; p < P && PIX[p] == j; ++p) {{
+            {chord}
+            const double wp = W[p];
+            for (npy_intp v = 0; v < NV; ++v) {{
+                const npy_intp n = 4 * v;
+                skyfit_v4d y = skyfit_ld4(c3 + n);
+                y = skyfit_ld4(c2 + n) + t * y;
+                y = skyfit_ld4(c1 + n) + t * y;
+                y = skyfit_ld4(c0 + n) + t * y;
+                av[v] += wp * y;
+            }}
+            for (npy_intp i = 0; i < TT; ++i) {{
+                const npy_intp n = 4 * NV + i;
+                at[i] += wp * (c0[n] + t * (c1[n] + t * (c2[n] + t * c3[n])));
+            }}
+        }}
+        /* times exposure and flux: x */
+        const double *__restrict__ ex = EX + j * ES, *__restrict__ mr = M + j * MS;
+        for (npy_intp v = 0; v < NV; ++v) {{
+            av[v] *= skyfit_ld4(ex + 4 * v) * skyfit_ld4(F + 4 * v);
+            sums[v] += av[v] * skyfit_ld4(mr + 4 * v);
+        }}
+        for (npy_intp i = 0; i < TT; ++i) {{
+            const npy_intp n = 4 * NV + i;
+            at[i] *= ex[n] * F[n];
+            SUMS[n] += at[i] * mr[n];
+        }}
+        for (; k < K && BINS[k] % NPIX == j; ++k) {{
+            const double *__restrict__ dc = DC + (BINS[k] / NPIX) * 4 * NT4;
+            skyfit_v4d y = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
+            for (npy_intp v = 0; v < NV; ++v) y += av[v] * skyfit_ld4(dc + 4 * v);
+            double o = y[0] + y[1] + y[2] + y[3];
+            for (npy_intp i = 0; i < TT; ++i) o += at[i] * dc[4 * NV + i];
+            O[k] = o;
+        }}
+    }}
+    for (; k < K; ++k) O[k] = 0.0;
+    for (npy_intp v = 0; v < NV; ++v) skyfit_st4(SUMS + 4 * v, sums[v]);
+    double total = 0.0;
+    for (npy_intp n = 0; n < T; ++n) total += SUMS[n];
+    ((double*)PyArray_DATA({o_total}))[0] = total;
+    {release}
+    }}
+    """
+
+
+def grad_code(op, node, name, inputs, outputs, sub):
+    """The C code of :class:`~skyfit.forward.radialcounts.RadialCountsGrad`."""
+    o_lon, o_lat, o_flux = outputs
+    g_total = inputs[11]
+    head, release = setup(op, node, inputs, sub, name)
+    fail = sub["fail"]
+    chord = CHORD.replace("NODES", str(op.nodes))
+    return f"""
+    {{
+    {head}
+    if (PyArray_SIZE(GA_c) != K) {{
+        {release}
+        PyErr_SetString(PyExc_ValueError, "RadialCountsGrad: g_at must match the bins");
+        {fail}
+    }}
+    const double gt = ((double*)PyArray_DATA({g_total}))[0];
+    {scalar_out(o_lon, release, fail)}
+    {scalar_out(o_lat, release, fail)}
+    {vector_out(o_flux, "T", release, fail)}
+    double *gf = (double*)PyArray_DATA({o_flux});
+    /* d chord / d s times the weight and the slopes, summed: lanes of four
+       planes (gx, gy, gz) and the tail planes (sx, sy, sz) */
+    const skyfit_v4d zero = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
+    skyfit_v4d gx = zero, gy = zero, gz = zero, gfv[NV > 0 ? NV : 1];
+    double sx = 0.0, sy = 0.0, sz = 0.0, gft[TT1];
+    for (npy_intp v = 0; v < NV; ++v) gfv[v] = zero;
+    for (npy_intp i = 0; i < TT; ++i) gft[i] = 0.0;
+    npy_intp k = 0;
+    for (npy_intp p = 0; p < P;) {{  /* pixel by pixel, as in RadialCounts */
+        const npy_intp j = PIX[p];
+        for (; k < K && BINS[k] % NPIX < j; ++k) {{}}  /* no sub-pixel there */
+        /* back through the fitted bins, the dispersion and the exposure: bv, b */
+        const double *__restrict__ ex = EX + j * ES, *__restrict__ mr = M + j * MS;
+        skyfit_v4d bv[NV > 0 ? NV : 1], bf[NV > 0 ? NV : 1], av[NV > 0 ? NV : 1];
+        double b[TT1], at[TT1];
+        for (npy_intp v = 0; v < NV; ++v) bv[v] = gt * skyfit_ld4(mr + 4 * v);
+        for (npy_intp i = 0; i < TT; ++i) b[i] = gt * mr[4 * NV + i];
+        for (; k < K && BINS[k] % NPIX == j; ++k) {{
+            const double *__restrict__ dc = DC + (BINS[k] / NPIX) * 4 * NT4;
+            for (npy_intp v = 0; v < NV; ++v) bv[v] += GA[k] * skyfit_ld4(dc + 4 * v);
+            for (npy_intp i = 0; i < TT; ++i) b[i] += GA[k] * dc[4 * NV + i];
+        }}
+        for (npy_intp v = 0; v < NV; ++v) {{
+            bv[v] *= skyfit_ld4(ex + 4 * v);
+            bf[v] = bv[v] * skyfit_ld4(F + 4 * v);
+            av[v] = zero;
+        }}
+        for (npy_intp i = 0; i < TT; ++i) {{
+            b[i] *= ex[4 * NV + i];
+            at[i] = 0.0;
+        }}
+        for (; p < P && PIX[p] == j; ++p) {{
+            {chord}
+            const double wp = W[p];
+            const double f = rr > 0.0 ? wp / (rr * D2R * D2R) : 0.0;
+            const double fx = f * (s0 - X[p]), fy = f * (s1 - X[P + p]),
+                         fz = f * (s2 - X[2 * P + p]);
+            skyfit_v4d slope = zero;
+            for (npy_intp v = 0; v < NV; ++v) {{
+                const npy_intp n = 4 * v;
+                const skyfit_v4d k0 = skyfit_ld4(c0 + n), k1 = skyfit_ld4(c1 + n),
+                                 k2 = skyfit_ld4(c2 + n), k3 = skyfit_ld4(c3 + n);
+                av[v] += wp * (k0 + t * (k1 + t * (k2 + t * k3)));
+                slope += bf[v] * (k1 + t * (2.0 * k2 + (3.0 * t) * k3));
+            }}
+            double tail = 0.0;
+            for (npy_intp i = 0; i < TT; ++i) {{
+                const npy_intp n = 4 * NV + i;
+                at[i] += wp * (c0[n] + t * (c1[n] + t * (c2[n] + t * c3[n])));
+                tail += b[i] * F[n] * (c1[n] + t * (2.0 * c2[n] + 3.0 * t * c3[n]));
+            }}
+            gx += fx * slope; gy += fy * slope; gz += fz * slope;
+            sx += fx * tail; sy += fy * tail; sz += fz * tail;
+        }}
+        for (npy_intp v = 0; v < NV; ++v) gfv[v] += bv[v] * av[v];
+        for (npy_intp i = 0; i < TT; ++i) gft[i] += b[i] * at[i];
+    }}
+    for (npy_intp v = 0; v < NV; ++v) skyfit_st4(gf + 4 * v, gfv[v]);
+    for (npy_intp i = 0; i < TT; ++i) gf[4 * NV + i] = gft[i];
+    const double g0 = gx[0] + gx[1] + gx[2] + gx[3] + sx,
+                 g1 = gy[0] + gy[1] + gy[2] + gy[3] + sy,
+                 g2 = gz[0] + gz[1] + gz[2] + gz[3] + sz;
+    ((double*)PyArray_DATA({o_lon}))[0] = (-g0 * s1 + g1 * s0) * D2R;
+    ((double*)PyArray_DATA({o_lat}))[0] =
+        (-g0 * sin(lat_r) * cos(lon_r) - g1 * sin(lat_r) * sin(lon_r)
+         + g2 * cos(lat_r)) * D2R;
+    {release}
+    }}
+    """
