@@ -26,7 +26,10 @@ Sweeps (``--quick``: small sizes, a smoke run):
 
 * ``bins``: 1e4 to 1e7 bins (32^2 to 1000^2 pixels x 10 energies); models: background
   norm only; + one point source with free amplitude and index; + one point source with
-  free amplitude, index and position. Log-log slope of time against bins.
+  free amplitude, index and position; and the background alone on a survey
+  (``fov=None``: exposure and background the same everywhere, so the counts, and the bins
+  with counts, grow with the map, where the default field of view's do not beyond ~10
+  deg). Log-log slope of time against bins.
 * ``sources``: 1 to 200 sources at fixed positions with free spectra (points, disks:
   ``r_0`` 0.2 deg), on a grid within +-2 deg of the centre, and 1, 3, 10 free-position
   points and disks (amplitude, index, lon, lat free; a count stops growing once its
@@ -64,7 +67,8 @@ PSF_SIGMA = 0.05  # deg at 1 TeV (0.22 deg at 50 GeV): cutouts of 0.8 deg radius
 BINS_NPIX = [32, 100, 317, 1000]  # x 10 energies: 1e4 .. 1e7 bins
 BINS_NPIX_QUICK = [16, 32, 64]
 VARIANTS = {"background": [], "spectral": [["point", 1, "spectral"]],
-            "position": [["point", 1, "position"]]}
+            "position": [["point", 1, "position"]], "survey": []}
+SURVEY = ("survey",)  # variants without the field-of-view fall-off (fov=None)
 
 
 # -- one measurement (runs in the worker subprocess) -----------------------------------
@@ -170,7 +174,7 @@ def measure(spec: dict) -> dict:
     out = {"import_s": time.perf_counter() - t0}
     npix, n_e, n_t = spec["npix"], spec.get("n_energy", N_ENERGY), spec.get("n_true", N_TRUE)
     repeat = spec.get("repeat", 9)
-    ds = synthetic_dataset(npix=(npix, npix), binsz=BINSZ,
+    ds = synthetic_dataset(npix=(npix, npix), binsz=BINSZ, fov=spec.get("fov", 3.0),
                            energy_edges=np.geomspace(0.1, 10, n_e + 1),
                            energy_true_edges=np.geomspace(0.05, 20, n_t + 1),
                            psf=AnalyticPSF(sigma_0=PSF_SIGMA), background_rate=0.5,
@@ -248,6 +252,7 @@ class Settings:
     mem_gb: float = 12.0  # address-space limit of each worker process
     in_process: bool = False  # measure in this process (quick smoke runs: no imports)
     groups: tuple = ()  # sources sweep: only these "kind-free" groups (default: all)
+    variants: tuple = ()  # bins sweep: only these variants (default: all)
 
 
 def run_point(spec: dict, cfg: Settings) -> dict:
@@ -290,9 +295,14 @@ def _log(row: dict) -> dict:
 def sweep_bins(cfg: Settings) -> list[dict]:
     rows = []
     for variant, sources in VARIANTS.items():
+        if cfg.variants and variant not in cfg.variants:
+            continue
         for npix in BINS_NPIX_QUICK if cfg.quick else BINS_NPIX:
             spec = {"sweep": "bins", "label": f"{variant} {npix}^2", "variant": variant,
-                    "npix": npix, "sources": sources, "gammapy": variant == "background"}
+                    "npix": npix, "sources": sources,
+                    "gammapy": variant in ("background", *SURVEY)}
+            if variant in SURVEY:
+                spec["fov"] = None
             rows.append(_log(run_point(spec, cfg)))
     return rows
 
@@ -389,7 +399,7 @@ def summarize(rows: list[dict]) -> dict:
     """Slopes against bins, ratios to the floor at >= 1e6 bins, per-source costs."""
     summary = {"slopes": {}, "floor_ratio_1e6": {}}
     bins = [r for r in rows if r["sweep"] == "bins"]
-    for variant in VARIANTS:
+    for variant in dict.fromkeys(r["variant"] for r in bins):
         sel = [r for r in bins if r["variant"] == variant]
         for key in ("value_s", "grad_s", "grad_cpu_s"):
             summary["slopes"][f"{variant} {key}"] = loglog_slope(sel, key)
@@ -397,10 +407,12 @@ def summarize(rows: list[dict]) -> dict:
         summary["floor_ratio_1e6"][variant] = [
             (r["bins"], r["ratio_floor"], r["grad_cpu_s"] / r["floor_grad_cpu_s"])
             for r in sel if "error" not in r and r["bins"] >= 1e6]
-    floor = [r for r in bins if r["variant"] == "background"]
-    for key in ("floor_grad_s", "floor_grad_cpu_s"):
-        summary["slopes"][f"floor {key}"] = loglog_slope(floor, key)
-        summary["slopes"][f"floor {key} (>=1e5)"] = loglog_slope(floor, key, 1e5)
+    for variant in ("background", *SURVEY):
+        floor = [r for r in bins if r["variant"] == variant]
+        name = "floor" if variant == "background" else f"floor ({variant})"
+        for key in ("floor_grad_s", "floor_grad_cpu_s") if floor else ():
+            summary["slopes"][f"{name} {key}"] = loglog_slope(floor, key)
+            summary["slopes"][f"{name} {key} (>=1e5)"] = loglog_slope(floor, key, 1e5)
     summary["per_source"] = per_source([r for r in rows if r["sweep"] == "sources"])
     return summary
 
@@ -421,7 +433,7 @@ def print_summary(result: dict) -> None:
         print("\nlog-log slope of time against bins (all sizes / >= 1e5 bins):")
         for key, value in s["slopes"].items():
             if "(>=1e5)" not in key:
-                print(f"  {key:<28}{value:6.3f} / {s['slopes'][key + ' (>=1e5)']:6.3f}")
+                print(f"  {key:<36}{value:6.3f} / {s['slopes'][key + ' (>=1e5)']:6.3f}")
         print("value+gradient / numpy floor at >= 1e6 bins (wall, CPU):")
         for variant, points in s["floor_ratio_1e6"].items():
             for bins, wall, cpu in points:
@@ -449,6 +461,8 @@ def main(argv=None) -> None:
     parser.add_argument("--groups", nargs="+", default=[],
                         choices=["point-spectral", "disk-spectral", "point-position",
                                  "disk-position"], help="sources sweep: only these groups")
+    parser.add_argument("--variants", nargs="+", default=[], choices=list(VARIANTS),
+                        help="bins sweep: only these models")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -459,7 +473,8 @@ def main(argv=None) -> None:
         return
     cfg = Settings(quick=args.quick, repeat=args.repeat or (3 if args.quick else 9),
                    timeout=args.timeout, budget=args.compile_budget, mem_gb=args.mem_gb,
-                   in_process=args.quick, groups=tuple(args.groups))
+                   in_process=args.quick, groups=tuple(args.groups),
+                   variants=tuple(args.variants))
     print(f"# bench_scaling: quick={cfg.quick}, repeat={cfg.repeat} (medians), load "
           f"{os.getloadavg()[0]:.2f}", flush=True)
     result = run(cfg, args.sweeps)

@@ -239,7 +239,9 @@ def table_rows(results: dict) -> list[dict]:
                              f"speed-up {r['gammapy_value_s'] / r['value_s']:.1f}x"))
     for key, slope in sc.get("summary", {}).get("slopes", {}).items():
         if slope == slope and key.startswith(("background grad_s", "spectral grad_s",
-                                              "position grad_s", "floor floor_grad_s")):
+                                              "position grad_s", "survey grad_s",
+                                              "floor floor_grad_s",
+                                              "floor (survey) floor_grad_s")):
             rows.append(_row("scaling", "bins", f"log-log slope {key}", slope, None, "", "",
                              "1 +- 0.1", "yes" if abs(slope - 1) <= 0.1 else "no"))
     per = {}
@@ -429,7 +431,7 @@ def plot(results: dict, path: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     ax = axes[0, 0]
     bins = [r for r in rows if r["sweep"] == "bins"]
-    for variant in ("background", "spectral", "position"):
+    for variant in ("background", "spectral", "position", "survey"):
         sel = sorted((r for r in bins if r["variant"] == variant), key=lambda r: r["bins"])
         if sel:
             ax.plot([r["bins"] for r in sel], [1e3 * r["grad_s"] for r in sel], "o-",

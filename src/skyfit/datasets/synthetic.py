@@ -98,7 +98,7 @@ def synthetic_dataset(npix: tuple[int, int] = (80, 80), binsz: float = 0.05,
                       livetime: float = 1e6, aeff: float = 1e9, aeff_index: float = 0.3,
                       psf: AnalyticPSF | None = None, edisp: AnalyticEDisp | None = None,
                       background_rate: float = 2e-4, background_index: float = 2.7,
-                      name: str = "synthetic"):
+                      fov: float | None = 3.0, name: str = "synthetic"):
     """A complete :class:`MapDataset` from the synthetic instrument, counts set to background.
 
     Parameters
@@ -114,12 +114,19 @@ def synthetic_dataset(npix: tuple[int, int] = (80, 80), binsz: float = 0.05,
         Analytic PSF and dispersion (defaults: Gaussian 0.1 deg at 1 TeV, 10 % resolution).
     background_rate, background_index
         Background counts per pixel per unit ln E at 1 TeV at the centre, and its index.
+    fov : float or None
+        Exposure and background fall off with the offset from the map centre as a
+        Gaussian of this sigma (deg), a pointed instrument's field of view; None: the
+        same everywhere, a survey's (a map's counts then grow with its pixels).
 
     Examples
     --------
     >>> ds = synthetic_dataset(npix=(20, 10))
     >>> ds.counts.data.shape
     (6, 10, 20)
+    >>> survey = synthetic_dataset(npix=(20, 10), fov=None)
+    >>> bool(np.ptp(survey.exposure.data[0]) == 0)
+    True
     """
     from .mapdataset import MapDataset
 
@@ -134,7 +141,7 @@ def synthetic_dataset(npix: tuple[int, int] = (80, 80), binsz: float = 0.05,
     lon, lat = geom.get_coord()
     centre = SkyCoord(*skydir, unit="deg", frame=frame)
     offset = SkyCoord(lon, lat, unit="deg", frame=frame).separation(centre).deg
-    falloff = np.exp(-0.5 * (offset / 3.0) ** 2)
+    falloff = np.ones_like(offset) if fov is None else np.exp(-0.5 * (offset / fov) ** 2)
     e_true = t_axis.center
     area = aeff * (e_true) ** aeff_index * np.exp(-0.03 / e_true)
     exposure = area[:, None, None] * livetime * falloff[None]
