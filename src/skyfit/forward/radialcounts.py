@@ -208,6 +208,9 @@ class _Base(COp):
         flux = pt.as_tensor_variable(flux, dtype="float64")
         xyz, w, pix, table, expo, disp, mrow, bins = (pt.as_tensor_variable(c)
                                                       for c in consts)
+        # the C code reads doubles (and 64-bit integers, below)
+        xyz, w, table, expo, disp, mrow = (pt.cast(v, "float64")
+                                           for v in (xyz, w, table, expo, disp, mrow))
         if table.type.shape[2] is None or disp.type.shape[1] is None:
             raise TypeError("RadialCounts: the spline table and the dispersion need static "
                             "shapes (constants); the energy bins are constants of its code")

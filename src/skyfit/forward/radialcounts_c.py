@@ -96,6 +96,7 @@ def setup(op, node, inputs, sub, name):
     }}
     """, release
 
+
 CHORD = """
     const double rr = RR[p];
     double q = rr * INV_H;  /* truncated below: floor for q >= 0 */
