@@ -3,11 +3,13 @@
 Analytic instrument response:
 
 * effective area :math:`A(E) = A_0 (E / 1\\,\\mathrm{TeV})^{a}\\, \\exp(-E_{th}/E)`, times a
-  livetime and a smooth Gaussian fall-off with offset from the map centre;
+  livetime and a smooth Gaussian fall-off with offset from the map centre (a pointed
+  instrument's field of view, ``fov``; none for a survey);
 * PSF: Gaussian (or King) with :math:`\\sigma(E) = \\max(\\sigma_0 (E/E_0)^{-1/2},
   \\sigma_{min})`;
 * energy dispersion: Gaussian in :math:`\\ln E` with relative resolution ``resolution``;
-* background: a power law in energy with a gentle spatial gradient.
+* background: a power law in energy with a gentle spatial gradient, and the same
+  fall-off.
 """
 
 from __future__ import annotations
