@@ -109,6 +109,7 @@ CHORD = """
                  *__restrict__ c2 = c1 + T, *__restrict__ c3 = c2 + T;
 """
 
+
 def scalar_out(o, release, fail):
     """Allocate the 0-d output ``o`` if needed."""
     return f"""
@@ -116,6 +117,7 @@ def scalar_out(o, release, fail):
         {o} = (PyArrayObject*)PyArray_EMPTY(0, NULL, NPY_FLOAT64, 0);
         if ({o} == NULL) {{ {release} {fail} }}
     }}"""
+
 
 def vector_out(o, size, release, fail):
     """Allocate the 1-d output ``o`` of ``size`` elements if needed."""
