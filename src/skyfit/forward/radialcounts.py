@@ -185,7 +185,7 @@ class _Base(COp):
         return {**self.__dict__, "reference": None}
 
     def c_code_cache_version(self):
-        return (18,)
+        return (22,)
 
     # a work array kept between calls (allocating it per call costs page faults)
     def c_support_code_struct(self, node, name):
@@ -234,6 +234,14 @@ class _Base(COp):
         t = m.minimum(c - idx * self.h, self.h)
         return poly(table[idx].transpose(0, 2, 1), t[:, None], deriv)
 
+    def pixel_sums(self, per_sub, pix, m=np):
+        """``(ny*nx, T)``: the sub-pixels' rows ``per_sub (P, T)`` summed per pixel."""
+        if m is np:
+            out = np.zeros((self.ny * self.nx, per_sub.shape[1]))
+            np.add.at(out, pix, per_sub)
+            return out
+        return m.zeros((self.ny * self.nx, per_sub.shape[1])).at[pix].add(per_sub)  # JAX
+
     def bins_at(self, bins, disp, m=np):
         """``(pixel (K,), dispersion column (K, T))`` of the flat bin indices ``bins``
         into ``(E, ny, nx)`` (in numpy, refused outside it or not sorted by pixel, as
@@ -278,12 +286,7 @@ class RadialCounts(_Base):
     def compute(self, lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins, m=np):
         """The op's outputs from arrays (``m``: numpy or ``jax.numpy``)."""
         c = self.chords(lon, lat, xyz, m)[0]
-        per_sub = self.values(c, table, 0, m) * w[:, None]  # (P, T)
-        if m is np:
-            per_pixel = np.zeros((self.ny * self.nx, table.shape[2]))
-            np.add.at(per_pixel, pix, per_sub)
-        else:  # JAX: arrays are immutable
-            per_pixel = m.zeros((self.ny * self.nx, table.shape[2])).at[pix].add(per_sub)
+        per_pixel = self.pixel_sums(self.values(c, table, 0, m) * w[:, None], pix, m)
         counts = per_pixel * expo * flux  # (pixels, T), before the dispersion
         at_pixel, column = self.bins_at(bins, disp, m)
         return (counts * mrow).sum(), (counts[at_pixel] * column).sum(axis=1)

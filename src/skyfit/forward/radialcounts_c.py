@@ -21,6 +21,13 @@ SUPPORT = """
         static inline skyfit_v4d skyfit_ld4(const double *p) {
             skyfit_v4d v; memcpy(&v, p, sizeof(v)); return v; }
         static inline void skyfit_st4(double *p, skyfit_v4d v) { memcpy(p, &v, sizeof(v)); }
+        /* vector v of a row of planes: four, or the last tt (zeros beyond) */
+        static inline skyfit_v4d skyfit_ldv(const double *p, long v, long nv, long tt) {
+            skyfit_v4d x = {0.0, 0.0, 0.0, 0.0};
+            memcpy(&x, p, (v < nv ? 4 : tt) * sizeof(double)); return x; }
+        static inline void skyfit_stv(double *p, skyfit_v4d x, long v, long nv, long tt) {
+            memcpy(p, &x, (v < nv ? 4 : tt) * sizeof(double)); }
+        static inline double skyfit_hsum(skyfit_v4d x) { return x[0] + x[1] + x[2] + x[3]; }
         #endif
         """
 
@@ -59,8 +66,8 @@ def setup(op, node, inputs, sub, name):
     const double lat_r = ((double*)PyArray_DATA({lat}))[0] * D2R;
     const double s0 = cos(lat_r) * cos(lon_r), s1 = cos(lat_r) * sin(lon_r),
                  s2 = sin(lat_r);
-    /* work: chords (P), padded dispersion columns, T sums */
-    const size_t need = (size_t)(P + 4 * E * NT4 + T);
+    /* work: padded dispersion columns, T sums */
+    const size_t need = (size_t)(4 * E * NT4 + T);
     if (cap_{name} < need) {{
         free(work_{name});
         cap_{name} = need;
@@ -83,25 +90,25 @@ def setup(op, node, inputs, sub, name):
                         "or bins outside the cutout or not sorted by pixel");
         {fail}
     }}
-    double *__restrict__ RR = acc;  /* the chords (deg) */
-    double *__restrict__ DC = RR + P;  /* D columns padded: DC[e][n], NT4 vectors */
+    double *__restrict__ DC = acc;  /* D columns padded: DC[e][n], NT4 vectors */
     double *__restrict__ SUMS = DC + 4 * E * NT4;  /* T sums */
     for (npy_intp e = 0; e < E; ++e)
         for (npy_intp n = 0; n < 4 * NT4; ++n)
             DC[e * 4 * NT4 + n] = n < T ? D[n * E + e] : 0.0;
     for (npy_intp n = 0; n < T; ++n) SUMS[n] = 0.0;
-    for (npy_intp p = 0; p < P; ++p) {{
-        const double dx = s0 - X[p], dy = s1 - X[P + p], dz = s2 - X[2 * P + p];
-        RR[p] = sqrt(dx * dx + dy * dy + dz * dz) * INV_D2R;
-    }}
     """, release
 
 
-CHORD = """
-    const double rr = RR[p];
+def chord(nodes: int) -> str:
+    """Sub-pixel ``p``'s offset from the source ``dx, dy, dz``, its chord ``rr`` (deg),
+    its spline interval's coefficients ``c0..c3`` and offset ``t``; a sub-pixel beyond
+    the profile's reach (``nodes`` intervals) is skipped (``continue``)."""
+    return f"""
+    const double dx = s0 - X[p], dy = s1 - X[P + p], dz = s2 - X[2 * P + p];
+    const double rr = sqrt(dx * dx + dy * dy + dz * dz) * INV_D2R;
     double q = rr * INV_H;  /* truncated below: floor for q >= 0 */
     if (!(q > 0.0)) q = 0.0;  /* also NaN: the values stay NaN */
-    if (q > NODES) q = NODES;
+    if (q >= {nodes}) continue;  /* beyond the profile's reach: zero, and its slope */
     const npy_intp idx = (npy_intp)q;
     double t = rr - idx * H;
     if (t > H) t = H;
@@ -135,7 +142,6 @@ def value_code(op, node, name, inputs, outputs, sub):
     o_total, o_at = outputs
     head, release = setup(op, node, inputs, sub, name)
     fail = sub["fail"]
-    chord = CHORD.replace("NODES", str(op.nodes))
     return f"""
     {{
     {head}
@@ -155,7 +161,7 @@ def value_code(op, node, name, inputs, outputs, sub):
         for (npy_intp v = 0; v < NV; ++v) av[v] = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
         for (npy_intp i = 0; i < TT; ++i) at[i] = 0.0;
         for (; p < P && PIX[p] == j; ++p) {{
-            {chord}
+            {chord(op.nodes)}
             const double wp = W[p];
             for (npy_intp v = 0; v < NV; ++v) {{
                 const npy_intp n = 4 * v;
@@ -206,7 +212,6 @@ def grad_code(op, node, name, inputs, outputs, sub):
     g_total = inputs[11]
     head, release = setup(op, node, inputs, sub, name)
     fail = sub["fail"]
-    chord = CHORD.replace("NODES", str(op.nodes))
     return f"""
     {{
     {head}
@@ -252,11 +257,10 @@ def grad_code(op, node, name, inputs, outputs, sub):
             at[i] = 0.0;
         }}
         for (; p < P && PIX[p] == j; ++p) {{
-            {chord}
+            {chord(op.nodes)}
             const double wp = W[p];
             const double f = rr > 0.0 ? wp / (rr * D2R * D2R) : 0.0;
-            const double fx = f * (s0 - X[p]), fy = f * (s1 - X[P + p]),
-                         fz = f * (s2 - X[2 * P + p]);
+            const double fx = f * dx, fy = f * dy, fz = f * dz;
             skyfit_v4d slope = zero;
             for (npy_intp v = 0; v < NV; ++v) {{
                 const npy_intp n = 4 * v;
@@ -289,3 +293,4 @@ def grad_code(op, node, name, inputs, outputs, sub):
     {release}
     }}
     """
+

@@ -1,0 +1,253 @@
+r"""A free radial source's counts and their derivatives in one pass, for compiled value
+and gradient functions.
+
+A function of the statistic's value and gradient holds, for each free radial source,
+:class:`~skyfit.forward.radialcounts.RadialCounts` and its gradient
+:class:`~skyfit.forward.radialcounts.RadialCountsGrad`, and each goes through the
+source's sub-pixels: the gradient cannot run in the value's loop, because it needs
+``g_at``, the statistic's derivative at the bins with counts, which depends on every
+source's counts there. :class:`RadialCountsJac` goes through them once and returns, with
+``(total, at)``, their derivatives with respect to ``(lon, lat, flux)``,
+
+.. math::
+    \partial\,\mathrm{total} \in \mathbb{R}^{2+T}, \qquad
+    \partial\,\mathrm{at} \in \mathbb{R}^{K \times (2+T)},
+
+so the gradient is ``g_total * d_total + g_at @ d_at``: one small product after the loop
+(``K``: the bins with counts of the cutout). The rewrite :func:`fuse_radial_gradients`
+replaces each pair of a ``RadialCounts`` and its ``RadialCountsGrad`` by that; it is
+registered under the tag :data:`FUSE_TAG`, which the statistic's C-compiled functions
+include (:func:`skyfit.forward.likelihood._compile_mode`). Gradients are taken before
+the rewrite (the op itself has none): second derivatives go through ``RadialCountsGrad``
+as before.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.compile.mode import optdb
+from pytensor.graph.basic import Apply
+from pytensor.graph.features import ReplaceValidate
+from pytensor.graph.rewriting.basic import GraphRewriter
+
+from . import radialcounts_c
+from .radialcounts import D2R, RadialCounts, RadialCountsGrad, _Base
+
+__all__ = ["FUSE_TAG", "RadialCountsJac", "fuse_radial_gradients"]
+
+FUSE_TAG = "skyfit_fuse_radial"
+
+
+class RadialCountsJac(_Base):
+    """``(total, at, d_total (2+T,), d_at (K, 2+T))``: the outputs of
+    :class:`~skyfit.forward.radialcounts.RadialCounts` and their derivatives with
+    respect to ``lon``, ``lat`` (deg) and ``flux (T,)``, in that order; the inputs of
+    ``RadialCounts``.
+
+    Examples
+    --------
+    The example of ``RadialCounts``: ``total = at = 12 = (1 + 1) * 2 * flux``, so both
+    change by 4 per unit flux; a flat profile does not change with position.
+
+    >>> from skyfit.forward.pixelspline import coefficient_table
+    >>> from skyfit.forward.radial import RadialSpline
+    >>> spline = RadialSpline(np.linspace(0, 1, 11), np.ones((1, 11)), r_max=1.0, nodes=10)
+    >>> xyz = np.array([[1.0, np.cos(np.radians(0.5))], [0.0, np.sin(np.radians(0.5))],
+    ...                 [0.0, 0.0]])
+    >>> op = RadialCountsJac(1, 1, spline.h, spline.nodes)
+    >>> total, at, d_total, d_at = op.compute(
+    ...     0.0, 0.0, np.array([3.0]), xyz, np.ones(2), np.zeros(2, int),
+    ...     coefficient_table(spline).transpose(0, 2, 1), np.array([[2.0]]), np.eye(1),
+    ...     np.ones((1, 1)), np.zeros(1, int))
+    >>> float(total), at.tolist(), np.round(d_total, 12).tolist(), np.round(d_at, 12).tolist()
+    (12.0, [12.0], [0.0, 0.0, 4.0], [[0.0, 0.0, 4.0]])
+    """
+
+    def make_node(self, lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins):
+        inputs = self._inputs(lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins)
+        outs = [pt.dscalar(), pt.tensor(dtype="float64", shape=(None,)),
+                pt.tensor(dtype="float64", shape=(None,)),
+                pt.tensor(dtype="float64", shape=(None, None))]
+        return Apply(self, inputs, outs)
+
+    def compute(self, lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins, m=np):
+        """The op's outputs from arrays (``m``: numpy or ``jax.numpy``)."""
+        c, dcds, s = self.chords(lon, lat, xyz, m)
+        sin_lat = m.sin(lat * D2R)
+        ds_lon = m.stack([-s[1], s[0], 0.0 * s[2]]) * D2R
+        ds_lat = m.stack([-sin_lat * m.cos(lon * D2R), -sin_lat * m.sin(lon * D2R),
+                          m.cos(lat * D2R)]) * D2R
+        val = self.values(c, table, 0, m) * w[:, None]  # (P, T)
+        der = self.values(c, table, 1, m) * w[:, None]
+        ae = self.pixel_sums(val, pix, m) * expo  # (pixels, T): d x / d flux
+        ef = expo * flux
+        x = ae * flux  # the counts before the dispersion
+        x_lon = self.pixel_sums(der * (ds_lon @ dcds)[:, None], pix, m) * ef
+        x_lat = self.pixel_sums(der * (ds_lat @ dcds)[:, None], pix, m) * ef
+        at_pixel, column = self.bins_at(bins, disp, m)
+        d_total = m.concatenate([m.stack([(x_lon * mrow).sum(), (x_lat * mrow).sum()]),
+                                 (ae * mrow).sum(axis=0)])
+        d_at = m.concatenate([m.stack([(x_lon[at_pixel] * column).sum(axis=1),
+                                       (x_lat[at_pixel] * column).sum(axis=1)], axis=1),
+                              ae[at_pixel] * column], axis=1)
+        return (x * mrow).sum(), (x[at_pixel] * column).sum(axis=1), d_total, d_at
+
+    def perform(self, node, inputs, outputs):
+        values = self.compute(float(inputs[0]), float(inputs[1]), *inputs[2:])
+        for out, value in zip(outputs, values, strict=True):
+            out[0] = np.asarray(value, float)
+
+    def infer_shape(self, node, shapes):
+        n = shapes[2][0] + 2
+        return [(), shapes[10], (n,), (shapes[10][0], n)]
+
+    def pullback(self, inputs, outputs, cotangents):
+        raise NotImplementedError("RadialCountsJac is made by a rewrite after "
+                                  "differentiation; differentiate RadialCounts instead")
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        return _c_code(self, node, name, inputs, outputs, sub)
+
+
+def _matrix_out(o, rows, cols, release, fail):
+    """Allocate the 2-d output ``o`` of ``rows x cols`` elements if needed."""
+    return f"""
+    if ({o} == NULL || PyArray_DIMS({o})[0] != {rows} || PyArray_DIMS({o})[1] != {cols}) {{
+        Py_XDECREF({o});
+        npy_intp dims_[2] = {{{rows}, {cols}}};
+        {o} = (PyArrayObject*)PyArray_EMPTY(2, dims_, NPY_FLOAT64, 0);
+        if ({o} == NULL) {{ {release} {fail} }}
+    }}"""
+
+
+def _c_code(op, node, name, inputs, outputs, sub):
+    """The C code of :class:`RadialCountsJac`: the loops of
+    ``RadialCounts`` carrying, per plane, the derivatives of each pixel's sum with
+    respect to ``lon`` and ``lat``."""
+    o_total, o_at, o_dtot, o_jac = outputs
+    head, release = radialcounts_c.setup(op, node, inputs, sub, name)
+    fail = sub["fail"]
+    return f"""
+    {{
+    {head}
+    {radialcounts_c.scalar_out(o_total, release, fail)}
+    {radialcounts_c.vector_out(o_at, "K", release, fail)}
+    {radialcounts_c.vector_out(o_dtot, "T + 2", release, fail)}
+    {_matrix_out(o_jac, "K", "T + 2", release, fail)}
+    double *O = (double*)PyArray_DATA({o_at}), *G = (double*)PyArray_DATA({o_dtot}),
+           *JA = (double*)PyArray_DATA({o_jac});
+    constexpr npy_intp J = T + 2;  /* a row of the Jacobian: lon, lat, flux (T) */
+    /* d s / d lon and d s / d lat (per degree) */
+    const double LX = -s1 * D2R, LY = s0 * D2R;
+    const double AX = -s2 * cos(lon_r) * D2R, AY = -s2 * sin(lon_r) * D2R,
+                 AZ = cos(lat_r) * D2R;
+    const skyfit_v4d zero = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
+    /* the total's sum per plane and its derivatives (flux per plane; lon, lat) */
+    skyfit_v4d sums[NT4], gF[NT4], gl = zero, gb = zero;
+    for (npy_intp v = 0; v < NT4; ++v) sums[v] = gF[v] = zero;
+    npy_intp k = 0;
+    for (npy_intp p = 0; p < P;) {{  /* pixel by pixel, as in RadialCounts */
+        const npy_intp j = PIX[p];
+        for (; k < K && BINS[k] % NPIX < j; ++k) {{  /* no sub-pixel there */
+            O[k] = 0.0;
+            memset(JA + k * J, 0, J * sizeof(double));
+        }}
+        /* the pixel's sums per plane and their derivatives */
+        skyfit_v4d av[NT4], dl[NT4], db[NT4];
+        for (npy_intp v = 0; v < NT4; ++v) av[v] = dl[v] = db[v] = zero;
+        for (; p < P && PIX[p] == j; ++p) {{
+            {radialcounts_c.chord(op.nodes)}
+            const double wp = W[p];
+            const double f = rr > 0.0 ? wp / (rr * D2R * D2R) : 0.0;
+            const double fl = f * (dx * LX + dy * LY),
+                         fb = f * (dx * AX + dy * AY + dz * AZ);
+            for (npy_intp v = 0; v < NT4; ++v) {{
+                const npy_intp n = 4 * v;
+                const skyfit_v4d k0 = skyfit_ldv(c0 + n, v, NV, TT),
+                                 k1 = skyfit_ldv(c1 + n, v, NV, TT),
+                                 k2 = skyfit_ldv(c2 + n, v, NV, TT),
+                                 k3 = skyfit_ldv(c3 + n, v, NV, TT);
+                av[v] += wp * (k0 + t * (k1 + t * (k2 + t * k3)));
+                const skyfit_v4d der = k1 + t * (2.0 * k2 + (3.0 * t) * k3);
+                dl[v] += fl * der;
+                db[v] += fb * der;
+            }}
+        }}
+        /* times exposure (ae: d x / d flux) and flux (x, and its lon, lat slopes) */
+        const double *__restrict__ ex = EX + j * ES, *__restrict__ mr = M + j * MS;
+        skyfit_v4d ae[NT4];
+        for (npy_intp v = 0; v < NT4; ++v) {{
+            const skyfit_v4d e = skyfit_ldv(ex + 4 * v, v, NV, TT),
+                             m = skyfit_ldv(mr + 4 * v, v, NV, TT),
+                             ef = e * skyfit_ldv(F + 4 * v, v, NV, TT);
+            ae[v] = av[v] * e;
+            av[v] *= ef;
+            dl[v] *= ef;
+            db[v] *= ef;
+            sums[v] += av[v] * m;
+            gF[v] += ae[v] * m;
+            gl += dl[v] * m;
+            gb += db[v] * m;
+        }}
+        for (; k < K && BINS[k] % NPIX == j; ++k) {{
+            const double *__restrict__ dc = DC + (BINS[k] / NPIX) * 4 * NT4;
+            double *__restrict__ row = JA + k * J;
+            skyfit_v4d y = zero, yl = zero, yb = zero;
+            for (npy_intp v = 0; v < NT4; ++v) {{
+                const skyfit_v4d d = skyfit_ld4(dc + 4 * v);
+                y += av[v] * d;
+                yl += dl[v] * d;
+                yb += db[v] * d;
+                skyfit_stv(row + 2 + 4 * v, ae[v] * d, v, NV, TT);
+            }}
+            O[k] = skyfit_hsum(y);
+            row[0] = skyfit_hsum(yl);
+            row[1] = skyfit_hsum(yb);
+        }}
+    }}
+    for (; k < K; ++k) {{
+        O[k] = 0.0;
+        memset(JA + k * J, 0, J * sizeof(double));
+    }}
+    for (npy_intp v = 0; v < NT4; ++v) skyfit_stv(SUMS + 4 * v, sums[v], v, NV, TT);
+    double total = 0.0;
+    for (npy_intp n = 0; n < T; ++n) total += SUMS[n];
+    ((double*)PyArray_DATA({o_total}))[0] = total;
+    G[0] = skyfit_hsum(gl);
+    G[1] = skyfit_hsum(gb);
+    for (npy_intp v = 0; v < NT4; ++v) skyfit_stv(G + 2 + 4 * v, gF[v], v, NV, TT);
+    {release}
+    }}
+    """
+
+
+class _FuseRadialGradients(GraphRewriter):
+    """Replace each ``RadialCounts`` node and the ``RadialCountsGrad`` node on the same
+    inputs by one :class:`RadialCountsJac` node and the product with ``(g_total,
+    g_at)``."""
+
+    def add_requirements(self, fgraph):
+        fgraph.attach_feature(ReplaceValidate())
+
+    def apply(self, fgraph):
+        values = {(node.op._props(), tuple(node.inputs)): node
+                  for node in fgraph.apply_nodes if type(node.op) is RadialCounts}
+        grads = [node for node in fgraph.apply_nodes if type(node.op) is RadialCountsGrad]
+        for grad in grads:
+            value = values.pop((grad.op._props(), tuple(grad.inputs[:11])), None)
+            if value is None:
+                continue
+            total, at, d_total, d_at = RadialCountsJac(*grad.op._props(),
+                                                       grad.op.reference)(*grad.inputs[:11])
+            g_total, g_at = grad.inputs[11:]
+            g = g_total * d_total + (g_at[:, None] * d_at).sum(axis=0)
+            pairs = [*zip(value.outputs, (total, at), strict=True),
+                     *zip(grad.outputs, (g[0], g[1], g[2:]), strict=True)]
+            fgraph.replace_all_validate(pairs, reason="fuse_radial_gradients")
+
+
+fuse_radial_gradients = _FuseRadialGradients()
+# after canonicalisation and merging (equal inputs are one variable), before the BLAS
+# rewrites
+optdb.register("fuse_radial_gradients", fuse_radial_gradients, FUSE_TAG, position=1.3)
