@@ -13,13 +13,14 @@ source's counts there. :class:`RadialCountsJac` goes through them once and retur
     \partial\,\mathrm{total} \in \mathbb{R}^{2+T}, \qquad
     \partial\,\mathrm{at} \in \mathbb{R}^{K \times (2+T)},
 
-so the gradient is ``g_total * d_total + g_at @ d_at``: one small product after the loop
-(``K``: the bins with counts of the cutout). The rewrite :func:`fuse_radial_gradients`
-replaces each pair of a ``RadialCounts`` and its ``RadialCountsGrad`` by that; it is
-registered under the tag :data:`FUSE_TAG`, which the statistic's C-compiled functions
-include (:func:`skyfit.forward.likelihood._compile_mode`). Gradients are taken before
-the rewrite (the op itself has none): second derivatives go through ``RadialCountsGrad``
-as before.
+so the gradient is ``g_total * d_total + g_at @ d_at`` (:class:`Contract`): one small
+product after the loop (``K``: the bins with counts of the cutout). The rewrite
+:func:`fuse_radial_gradients` replaces each pair of a ``RadialCounts`` and its
+``RadialCountsGrad`` by that; it is registered under the tag :data:`FUSE_TAG`, which
+the statistic's C-compiled value+gradient function includes
+(:func:`skyfit.forward.likelihood._compile_mode`). Gradients are taken before the
+rewrite (the op itself has none): second derivatives go through ``RadialCountsGrad`` as
+before.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from pytensor.compile.mode import optdb
 from pytensor.graph.basic import Apply
 from pytensor.graph.features import ReplaceValidate
 from pytensor.graph.rewriting.basic import GraphRewriter
+from pytensor.link.c.op import COp
 
 from . import radialcounts_c
 from .radialcounts import D2R, RadialCounts, RadialCountsGrad, _Base
 
-__all__ = ["FUSE_TAG", "RadialCountsJac", "fuse_radial_gradients"]
+__all__ = ["FUSE_TAG", "Contract", "RadialCountsJac", "fuse_radial_gradients"]
 
 FUSE_TAG = "skyfit_fuse_radial"
 
@@ -222,6 +224,67 @@ def _c_code(op, node, name, inputs, outputs, sub):
     """
 
 
+class Contract(COp):
+    """``g_total * d_total + g_at @ d_at``: the gradient from :class:`RadialCountsJac`'s
+    derivatives (one loop, no ``(K, 2+T)`` product array). Made by the rewrite, after
+    differentiation: no gradient of its own.
+
+    Examples
+    --------
+    >>> Contract().perform(None, [np.float64(2.0), np.array([1.0, 3.0]), np.ones(2),
+    ...                          np.array([[1.0, 2.0], [3.0, 4.0]])], out := [[None]])
+    >>> out[0][0].tolist()
+    [12.0, 16.0]
+    """
+
+    __props__ = ()
+
+    def make_node(self, g_total, g_at, d_total, d_at):
+        inputs = [pt.as_tensor_variable(v, dtype="float64")
+                  for v in (g_total, g_at, d_total, d_at)]
+        return Apply(self, inputs, [pt.tensor(dtype="float64", shape=(None,))])
+
+    def perform(self, node, inputs, outputs):
+        g_total, g_at, d_total, d_at = inputs
+        outputs[0][0] = np.asarray(g_total * d_total + g_at @ d_at, float)
+
+    def infer_shape(self, node, shapes):
+        return [shapes[2]]
+
+    def c_code_cache_version(self):
+        return (1,)
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        g_total, g_at, d_total, d_at = inputs
+        (out,) = outputs
+        fail = sub["fail"]
+        names = ["GA", "DT", "DA"]
+        decl = "\n".join(f"PyArrayObject *{n}_c = PyArray_GETCONTIGUOUS({a});"
+                         for n, a in zip(names, (g_at, d_total, d_at), strict=True))
+        release = " ".join(f"Py_XDECREF({n}_c);" for n in names)
+        return f"""
+        {{
+        {decl}
+        const npy_intp K = PyArray_DIMS(DA_c)[0], J = PyArray_DIMS(DA_c)[1];
+        if (PyArray_DIMS(GA_c)[0] != K || PyArray_DIMS(DT_c)[0] != J) {{
+            {release}
+            PyErr_SetString(PyExc_ValueError, "Contract: inconsistent input shapes");
+            {fail}
+        }}
+        {radialcounts_c.vector_out(out, "J", release, fail)}
+        const double gt = ((double*)PyArray_DATA({g_total}))[0];
+        const double *__restrict__ ga = (const double*)PyArray_DATA(GA_c),
+                     *__restrict__ dt = (const double*)PyArray_DATA(DT_c),
+                     *__restrict__ da = (const double*)PyArray_DATA(DA_c);
+        double *__restrict__ o = (double*)PyArray_DATA({out});
+        for (npy_intp j = 0; j < J; ++j) o[j] = gt * dt[j];
+        for (npy_intp k = 0; k < K; ++k)
+            for (npy_intp j = 0; j < J; ++j) o[j] += ga[k] * da[k * J + j];
+        {release}
+        }}
+        """
+
+
 class _FuseRadialGradients(GraphRewriter):
     """Replace each ``RadialCounts`` node and the ``RadialCountsGrad`` node on the same
     inputs by one :class:`RadialCountsJac` node and the product with ``(g_total,
@@ -241,13 +304,12 @@ class _FuseRadialGradients(GraphRewriter):
             total, at, d_total, d_at = RadialCountsJac(*grad.op._props(),
                                                        grad.op.reference)(*grad.inputs[:11])
             g_total, g_at = grad.inputs[11:]
-            g = g_total * d_total + (g_at[:, None] * d_at).sum(axis=0)
+            g = Contract()(g_total, g_at, d_total, d_at)
             pairs = [*zip(value.outputs, (total, at), strict=True),
                      *zip(grad.outputs, (g[0], g[1], g[2:]), strict=True)]
             fgraph.replace_all_validate(pairs, reason="fuse_radial_gradients")
 
 
 fuse_radial_gradients = _FuseRadialGradients()
-# after canonicalisation and merging (equal inputs are one variable), before the BLAS
-# rewrites
+# after canonicalisation and merging (equal inputs are one variable)
 optdb.register("fuse_radial_gradients", fuse_radial_gradients, FUSE_TAG, position=1.3)
