@@ -98,18 +98,28 @@ def test_op_matches_reference_value_and_gradient(case, masked):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12 * np.abs(want).max())
 
 
-@pytest.mark.parametrize("linker", ["CVM", "FAST_COMPILE"])  # C code, numpy
-@pytest.mark.parametrize("masked", [True, False])
-@pytest.mark.parametrize("case", list(CASES))
-def test_fused_value_and_gradient(case, masked, linker):
+FUSED = [("CVM", case, masked) for case in CASES for masked in (True, False)] + [
+    (mode, case, True) for mode in ("FAST_COMPILE", "NUMBA", "JAX")
+    for case in ("point-7-planes", "disk")]
+
+
+@pytest.mark.parametrize(("linker", "case", "masked"), FUSED)
+def test_fused_value_and_gradient(linker, case, masked):
     """With the rewrite, one RadialCountsJac node gives the value and the gradient of
-    the pair RadialCounts, RadialCountsGrad (the 7-plane case: vectors of four planes
-    and a tail of three)."""
+    the pair RadialCounts, RadialCountsGrad, in C, numpy, Numba and JAX (the 7-plane
+    case: vectors of four planes and a tail of three)."""
     from pytensor.compile.mode import get_mode
 
+    if linker == "NUMBA":
+        from skyfit.forward.numba_ops import register_numba
+
+        register_numba()
+    if linker == "JAX":
+        pytest.importorskip("jax")
+        import skyfit.forward.jax_ops  # noqa: F401
     inputs, (total, at), _, stat, point = _graphs(case, masked)
     outs = [total, at, *pytensor.grad(stat(total, at), list(inputs[:3]))]
-    want = pytensor.function(list(inputs), outs, mode=linker)(*point)
+    want = pytensor.function(list(inputs), outs, mode="CVM")(*point)
     fused = pytensor.function(list(inputs), outs, mode=get_mode(linker).including(FUSE_TAG))
     ops = {type(node.op) for node in fused.maker.fgraph.apply_nodes}
     assert RadialCountsJac in ops and not ops & {RadialCounts, RadialCountsGrad}
@@ -135,8 +145,8 @@ def test_fused_keeps_second_derivatives():
 
 
 def test_likelihood_fuses_its_value_and_gradient():
-    """The statistic's compiled value+gradient function (C) runs one fused op per free
-    radial source, with the numbers of the unfused numpy path."""
+    """The statistic's compiled value+gradient function runs one fused op per free
+    radial source (C, numpy), with the numbers of the unfused numpy path."""
     from skyfit.forward import Likelihood
     from skyfit.models import FoVBackgroundModel
 
@@ -147,17 +157,17 @@ def test_likelihood_fuses_its_value_and_gradient():
     models["disk"].spatial_model.parameters["r_0"].frozen = True
     ds.models = models
     ds.counts.data[...] = np.random.default_rng(5).poisson(np.asarray(ds.npred(), float))
-    results = {}
+    like = Likelihood([ds], models, mode="FAST_COMPILE")
+    theta = like.current_theta() * 1.001
+    unfused = pytensor.function([like.theta], [like.total, like._grad(like.total)],
+                                mode="FAST_COMPILE")(theta)
     for mode in ("CVM", "FAST_COMPILE"):
         like = Likelihood([ds], models, mode=mode)
-        results[mode] = like.value_and_grad(like.current_theta() * 1.001)
-    ops = [type(node.op) for node in like._fn("value_grad").maker.fgraph.apply_nodes]
-    assert ops.count(RadialCountsJac) == 0  # FAST_COMPILE: the pair, unfused
-    like = Likelihood([ds], models, mode="CVM")
-    ops = [type(node.op) for node in like._fn("value_grad").maker.fgraph.apply_nodes]
-    assert ops.count(RadialCountsJac) == 2 and RadialCountsGrad not in ops
-    for a, b in zip(results["CVM"], results["FAST_COMPILE"], strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-10)
+        got = like.value_and_grad(theta)
+        ops = [type(node.op) for node in like._fn("value_grad").maker.fgraph.apply_nodes]
+        assert ops.count(RadialCountsJac) == 2 and RadialCountsGrad not in ops
+        for a, b in zip(got, unfused, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10)
 
 
 def test_counts_match_npred_cube():
