@@ -17,9 +17,8 @@ module registers them:
 * :class:`skyfit.forward.pixelspline.SplinePixels` and ``SplinePixelsT`` (PSF and
   round-source profiles summed over sub-pixels): a gather of the coefficient table, the
   cubic, and a reshaped sum (or a gather of the pixel values for the transpose);
-* :class:`skyfit.forward.radialcounts.RadialCounts`, its gradient and the two in one
-  pass (:class:`skyfit.forward.radialfused.RadialCountsJac`, with ``Contract``): the
-  ops' own array code in ``jax.numpy``.
+* :class:`skyfit.forward.radialcounts.RadialCounts` and its gradient (free point and
+  round sources): the ops' own array code in ``jax.numpy``.
 
 Importing this module imports JAX and registers the translations (once, idempotently);
 :class:`skyfit.forward.Likelihood` does it when its ``mode`` uses the JAX linker, and
@@ -51,7 +50,6 @@ from .fftconv import FFTConvolve
 from .matmul import ConstMatMul
 from .pixelspline import SplinePixels, SplinePixelsT, poly
 from .radialcounts import RadialCounts, RadialCountsGrad
-from .radialfused import Contract, RadialCountsJac
 
 __all__ = ["ensure_x64"]
 
@@ -157,20 +155,11 @@ def _jax_spline_pixels_t(op, node, **kwargs):
 
 @jax_funcify.register(RadialCounts)
 @jax_funcify.register(RadialCountsGrad)
-@jax_funcify.register(RadialCountsJac)
 def _jax_radial_counts(op, node, **kwargs):
     def radial_counts(*inputs):
         return op.compute(*inputs, m=jnp)
 
     return radial_counts
-
-
-@jax_funcify.register(Contract)
-def _jax_contract(op, node, **kwargs):
-    def contract(g_total, g_at, d_total, d_at):
-        return g_total * d_total + g_at @ d_at
-
-    return contract
 
 
 ensure_x64()

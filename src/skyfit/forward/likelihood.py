@@ -337,9 +337,9 @@ def _compile_mode(mode, key: str = "value"):
     module for the whole graph where possible); the functions of npred cubes (npred, the
     floor term) and the exact Hessian keep PyTensor's CVM linker, which frees
     intermediate arrays after each call (the plain C linker keeps them all: cubes, or one
-    row per parameter). The value+gradient function, in every mode, includes the rewrite
-    that gives each free radial source's value and gradient in one pass
-    (:mod:`.radialfused`). Other PyTensor modes
+    row per parameter). That value+gradient function includes the rewrite that gives
+    each free radial source's value and gradient in one pass (:mod:`.radialfused`, C
+    only). Other PyTensor modes
     (``"FAST_COMPILE"``, ``"NUMBA"``, ``"JAX"``; in PyTensor 3 ``"FAST_RUN"`` is Numba)
     are used as they are."""
     # importing pytensor.sparse registers local_usmm (PyTensor's rewrites import it
@@ -348,13 +348,12 @@ def _compile_mode(mode, key: str = "value"):
     from pytensor.compile.mode import get_mode
 
     chosen = get_mode(mode).excluding("local_usmm")
-    if key == "value_grad":  # each free radial source's value and gradient in one pass
-        from .radialfused import FUSE_TAG
-
-        chosen = chosen.including(FUSE_TAG)
     if mode == "CVM" and key in ("value", "value_grad"):
         from .linker import WholeGraphCLinker
+        from .radialfused import FUSE_TAG
 
+        if key == "value_grad":  # each free radial source's value and gradient in one pass
+            chosen = chosen.including(FUSE_TAG)
         chosen = type(chosen)(linker=WholeGraphCLinker(), optimizer=chosen.optimizer)
     return chosen
 

@@ -10,9 +10,10 @@ PyTensor 3 compiles with Numba by default (``FAST_RUN``), and so do PyMC and nut
 * :class:`~skyfit.forward.fftconv.FFTConvolve`: Numba has no FFT, so the op's own
   ``perform`` (:mod:`scipy.fft`) runs in an object-mode block; the FFTs dominate its
   cost either way;
-* :class:`~skyfit.forward.radialcounts.RadialCounts`, its gradient and the two in one
-  pass (:class:`~skyfit.forward.radialfused.RadialCountsJac`, with ``Contract``): the
-  loops of their C code, compiled (nopython; the samplers' default backend runs them).
+* :class:`~skyfit.forward.radialcounts.RadialCounts` and its gradient: the loops of
+  their C code, pixel by pixel, compiled (nopython; the samplers' default backend runs
+  them). The two in one pass (:mod:`~skyfit.forward.radialfused`) is C only: in Numba
+  its three accumulators per energy plane stayed scalar code, slower than the pair.
 
 Not done at import: importing PyTensor's Numba dispatch takes about a second; the code
 paths that compile with Numba call it (:class:`~skyfit.forward.Likelihood` by its mode,
@@ -31,7 +32,6 @@ from .fftconv import FFTConvolve
 from .matmul import ConstMatMul
 from .pixelspline import SplinePixels, SplinePixelsT
 from .radialcounts import RadialCounts, RadialCountsGrad
-from .radialfused import Contract, RadialCountsJac
 
 __all__ = ["register_numba"]
 
@@ -191,26 +191,37 @@ def register_numba() -> None:
             s0, s1, s2 = _unit_vector(lon.item(), lat.item())
             n_t, n_e = table.shape[2], disp.shape[1]
             _check_bins(bins, n_e * npix, npix)
-            x = np.zeros((npix, n_t))
-            for p in range(w.size):  # sub-pixels: the profile summed per pixel
-                idx, t = _interval(_chord(s0, s1, s2, xyz, p), h, nodes)
-                for n in range(n_t):
-                    c = table[idx, :, n]
-                    x[pix[p], n] += w[p] * (c[0] + t * (c[1] + t * (c[2] + t * c[3])))
             e_step = 0 if expo.shape[0] == 1 else 1
             m_step = 0 if mrow.shape[0] == 1 else 1
+            sums, av, at = np.zeros(n_t), np.empty(n_t), np.zeros(bins.size)
+            k, p = 0, 0
+            while p < w.size:  # pixel by pixel, as the C code
+                j = pix[p]
+                while k < bins.size and bins[k] % npix < j:
+                    k += 1  # no sub-pixel there: zero
+                av[:] = 0.0
+                while p < w.size and pix[p] == j:  # the profile summed over the pixel
+                    rr, wp = _chord(s0, s1, s2, xyz, p), w[p]
+                    p += 1
+                    if rr / h >= nodes:
+                        continue  # beyond the profile's reach
+                    idx, t = _interval(rr, h, nodes)
+                    for n in range(n_t):
+                        c0, c1 = table[idx, 0, n], table[idx, 1, n]
+                        c2, c3 = table[idx, 2, n], table[idx, 3, n]
+                        av[n] += wp * (c0 + t * (c1 + t * (c2 + t * c3)))
+                for n in range(n_t):  # exposure, spectrum, the sum over the fitted bins
+                    av[n] *= expo[j * e_step, n] * flux[n]
+                    sums[n] += av[n] * mrow[j * m_step, n]
+                while k < bins.size and bins[k] % npix == j:  # the dispersion there
+                    e, acc = bins[k] // npix, 0.0
+                    for n in range(n_t):
+                        acc += av[n] * disp[n, e]
+                    at[k] = acc
+                    k += 1
             total = 0.0
-            for j in range(npix):  # exposure, spectrum, the sum over the fitted bins
-                for n in range(n_t):
-                    x[j, n] *= expo[j * e_step, n] * flux[n]
-                    total += x[j, n] * mrow[j * m_step, n]
-            at = np.empty(bins.size)
-            for k in range(bins.size):  # the dispersion at the bins asked for
-                e, j = bins[k] // npix, bins[k] % npix
-                acc = 0.0
-                for n in range(n_t):
-                    acc += x[j, n] * disp[n, e]
-                at[k] = acc
+            for n in range(n_t):
+                total += sums[n]
             return np.asarray(total), at
 
         return radial_counts_numba, _VERSION
@@ -230,33 +241,46 @@ def register_numba() -> None:
             e_step = 0 if expo.shape[0] == 1 else 1
             m_step = 0 if mrow.shape[0] == 1 else 1
             gt = g_total.item()
-            back = np.empty((npix, n_t))
-            for j in range(npix):
-                for n in range(n_t):
-                    back[j, n] = gt * mrow[j * m_step, n]
-            for k in range(bins.size):  # back through the dispersion at the bins
-                e, j = bins[k] // npix, bins[k] % npix
-                for n in range(n_t):
-                    back[j, n] += g_at[k] * disp[n, e]
-            for j in range(npix):
-                for n in range(n_t):
-                    back[j, n] *= expo[j * e_step, n]
+            back, bf, av = np.empty(n_t), np.empty(n_t), np.empty(n_t)
             g_flux = np.zeros(n_t)
             gx, gy, gz = 0.0, 0.0, 0.0
-            for p in range(w.size):
-                rr = _chord(s0, s1, s2, xyz, p)
-                idx, t = _interval(rr, h, nodes)
-                slope = 0.0
+            k, p = 0, 0
+            while p < w.size:  # pixel by pixel, as the C code
+                j = pix[p]
+                while k < bins.size and bins[k] % npix < j:
+                    k += 1
+                for n in range(n_t):  # back through the fitted bins, the dispersion
+                    back[n] = gt * mrow[j * m_step, n]
+                while k < bins.size and bins[k] % npix == j:
+                    e = bins[k] // npix
+                    for n in range(n_t):
+                        back[n] += g_at[k] * disp[n, e]
+                    k += 1
+                for n in range(n_t):  # and the exposure
+                    back[n] *= expo[j * e_step, n]
+                    bf[n] = back[n] * flux[n]
+                    av[n] = 0.0
+                while p < w.size and pix[p] == j:
+                    dx, dy, dz = s0 - xyz[0, p], s1 - xyz[1, p], s2 - xyz[2, p]
+                    rr = np.sqrt(dx * dx + dy * dy + dz * dz) / d2r
+                    wp = w[p]
+                    p += 1
+                    if rr / h >= nodes:
+                        continue
+                    idx, t = _interval(rr, h, nodes)
+                    slope = 0.0
+                    for n in range(n_t):
+                        c0, c1 = table[idx, 0, n], table[idx, 1, n]
+                        c2, c3 = table[idx, 2, n], table[idx, 3, n]
+                        av[n] += wp * (c0 + t * (c1 + t * (c2 + t * c3)))
+                        slope += bf[n] * (c1 + t * (2.0 * c2 + 3.0 * t * c3))
+                    if rr > 0.0:
+                        f = wp * slope / (rr * d2r * d2r)
+                        gx += f * dx
+                        gy += f * dy
+                        gz += f * dz
                 for n in range(n_t):
-                    c = table[idx, :, n]
-                    b = back[pix[p], n]
-                    g_flux[n] += w[p] * b * (c[0] + t * (c[1] + t * (c[2] + t * c[3])))
-                    slope += flux[n] * b * (c[1] + t * (2.0 * c[2] + 3.0 * t * c[3]))
-                if rr > 0.0:
-                    f = w[p] * slope / (rr * d2r * d2r)
-                    gx += f * (s0 - xyz[0, p])
-                    gy += f * (s1 - xyz[1, p])
-                    gz += f * (s2 - xyz[2, p])
+                    g_flux[n] += back[n] * av[n]
             sin_lat = np.sin(lat_v * d2r)
             g_lon = (s0 * gy - s1 * gx) * d2r
             g_lat = (np.cos(lat_v * d2r) * gz - sin_lat * (np.cos(lon_v * d2r) * gx
@@ -264,90 +288,5 @@ def register_numba() -> None:
             return np.asarray(g_lon), np.asarray(g_lat), g_flux
 
         return radial_counts_grad_numba, _VERSION
-
-    @numba_basic.register_funcify_default_op_cache_key(RadialCountsJac)
-    def _numba_radial_counts_jac(op, node, **kwargs):
-        ny, nx, h, nodes = op.ny, op.nx, op.h, op.nodes
-        npix = ny * nx
-
-        @numba_basic.numba_njit
-        def radial_counts_jac_numba(lon, lat, flux, xyz, w, pix, table, expo, disp, mrow,
-                                    bins):
-            lon_v, lat_v = lon.item(), lat.item()
-            s0, s1, s2 = _unit_vector(lon_v, lat_v)
-            n_t, n_e = table.shape[2], disp.shape[1]
-            _check_bins(bins, n_e * npix, npix)
-            # d s / d lon, d s / d lat (per degree)
-            lx, ly = -s1 * d2r, s0 * d2r
-            ax = -s2 * np.cos(lon_v * d2r) * d2r
-            ay, az = -s2 * np.sin(lon_v * d2r) * d2r, np.cos(lat_v * d2r) * d2r
-            e_step = 0 if expo.shape[0] == 1 else 1
-            m_step = 0 if mrow.shape[0] == 1 else 1
-            sums, d_total = np.zeros(n_t), np.zeros(n_t + 2)
-            at, d_at = np.zeros(bins.size), np.zeros((bins.size, n_t + 2))
-            av, dl, db, ae = np.empty(n_t), np.empty(n_t), np.empty(n_t), np.empty(n_t)
-            k, p = 0, 0
-            while p < w.size:  # pixel by pixel, as the C code
-                j = pix[p]
-                while k < bins.size and bins[k] % npix < j:
-                    k += 1  # no sub-pixel there: zeros
-                av[:], dl[:], db[:] = 0.0, 0.0, 0.0
-                while p < w.size and pix[p] == j:
-                    dx, dy, dz = s0 - xyz[0, p], s1 - xyz[1, p], s2 - xyz[2, p]
-                    rr = np.sqrt(dx * dx + dy * dy + dz * dz) / d2r
-                    wp = w[p]
-                    p += 1
-                    if rr / h >= nodes:
-                        continue  # beyond the profile's reach
-                    idx, t = _interval(rr, h, nodes)
-                    f = wp / (rr * d2r * d2r) if rr > 0.0 else 0.0
-                    fl, fb = f * (dx * lx + dy * ly), f * (dx * ax + dy * ay + dz * az)
-                    for n in range(n_t):
-                        c0, c1 = table[idx, 0, n], table[idx, 1, n]
-                        c2, c3 = table[idx, 2, n], table[idx, 3, n]
-                        av[n] += wp * (c0 + t * (c1 + t * (c2 + t * c3)))
-                        der = c1 + t * (2.0 * c2 + 3.0 * t * c3)
-                        dl[n] += fl * der
-                        db[n] += fb * der
-                for n in range(n_t):  # exposure (ae: d x / d flux), flux, fitted bins
-                    e, m = expo[j * e_step, n], mrow[j * m_step, n]
-                    ef = e * flux[n]
-                    ae[n] = av[n] * e
-                    av[n] *= ef
-                    dl[n] *= ef
-                    db[n] *= ef
-                    sums[n] += av[n] * m
-                    d_total[0] += dl[n] * m
-                    d_total[1] += db[n] * m
-                    d_total[2 + n] += ae[n] * m
-                while k < bins.size and bins[k] % npix == j:  # the pixel's bins
-                    e_k = bins[k] // npix
-                    y, yl, yb = 0.0, 0.0, 0.0
-                    for n in range(n_t):
-                        d = disp[n, e_k]
-                        y += av[n] * d
-                        yl += dl[n] * d
-                        yb += db[n] * d
-                        d_at[k, 2 + n] = ae[n] * d
-                    at[k], d_at[k, 0], d_at[k, 1] = y, yl, yb
-                    k += 1
-            total = 0.0
-            for n in range(n_t):
-                total += sums[n]
-            return np.asarray(total), at, d_total, d_at
-
-        return radial_counts_jac_numba, _VERSION
-
-    @numba_basic.register_funcify_default_op_cache_key(Contract)
-    def _numba_contract(op, node, **kwargs):
-        @numba_basic.numba_njit
-        def contract_numba(g_total, g_at, d_total, d_at):
-            out = g_total.item() * d_total
-            for k in range(g_at.size):
-                for j in range(out.size):
-                    out[j] += g_at[k] * d_at[k, j]
-            return out
-
-        return contract_numba, _VERSION
 
     _REGISTERED = True

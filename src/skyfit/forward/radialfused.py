@@ -17,10 +17,11 @@ so the gradient is ``g_total * d_total + g_at @ d_at`` (:class:`Contract`): one 
 product after the loop (``K``: the bins with counts of the cutout). The rewrite
 :func:`fuse_radial_gradients` replaces each pair of a ``RadialCounts`` and its
 ``RadialCountsGrad`` by that; it is registered under the tag :data:`FUSE_TAG`, which
-the statistic's value+gradient function includes in every mode
-(:func:`skyfit.forward.likelihood._compile_mode`; Numba and JAX translations in
-:mod:`~skyfit.forward.numba_ops`, :mod:`~skyfit.forward.jax_ops`). Graphs of npred
-cubes (the Bayesian model's) leave it out: there ``K`` is every bin of the cutout.
+the statistic's value+gradient function includes where it is C code (mode ``"CVM"``,
+:func:`skyfit.forward.likelihood._compile_mode`; the ops' ``perform`` is numpy). Not in
+Numba: there its three accumulators per energy plane stayed scalar code, slower than the
+pair. Graphs of npred cubes (the Bayesian model's) leave it out: there ``K`` is every
+bin of the cutout.
 Gradients are taken before the rewrite (the op itself has none): second derivatives go
 through ``RadialCountsGrad`` as before.
 """
