@@ -183,11 +183,57 @@ def test_start_point_and_multivariate_prior():
     start = bm.start_dict({"src.index": 2.5, "norm": 1.1})
     assert start == {"index": 2.5, "amplitude": 1e-11, "norm": 1.1}
     values = {rv: pt.constant(start[rv.name], dtype="float64") for rv in bm.model.free_RVs}
-    (log_prior,) = graph_replace(bm.model.potentials, values)
+    (log_prior,) = graph_replace([bm.model["log_prior"]], values)
     prior = HalfNormalPrior(sigma=1e-10).stat(1e-11) + models.priors[0].stat([2.5, 1.1])
     assert float(log_prior.eval()) == pytest.approx(-0.5 * prior, rel=1e-12)
     with pytest.raises(KeyError, match="not a free parameter"):
         bm.start_dict({"tilt": 0.1})
+
+
+def test_potential_likelihood_is_the_pointwise_one():
+    """Where no prediction can be negative the model holds the fit's statistic as one
+    potential: the same log-probability and gradient as the observed Poisson variables
+    (``counts_as_data`` keeps those), at points across the support."""
+    ds = synthetic_dataset(**SMALL)
+    ds.counts.data[:] = np.random.default_rng(2).poisson(3.0, ds.counts.data.shape)
+    models = Models([_source(), FoVBackgroundModel("synthetic")])
+    _freeze_all_but(models, "index", "amplitude", "norm", "lon_0")
+    models.parameter("amplitude").prior = LogUniformPrior(min=1e-14, max=1e-9)
+    models.parameter("norm").prior = UniformPrior(min=0.0, max=5.0)
+    models.parameter("index").prior = GaussianPrior(mu=2.3, sigma=0.3)
+    models.parameter("lon_0").prior = GaussianPrior(mu=0.02, sigma=0.05)
+    fast = bayes.build_model([ds], models)
+    slow = bayes.build_model([ds], models, counts_as_data=True)
+    assert not fast.pointwise and slow.pointwise
+    assert fast.model.observed_RVs == [] and len(slow.model.observed_RVs) == 1
+    fns = [bm.model.logp_dlogp_function(ravel_inputs=True, mode="FAST_COMPILE")
+           for bm in (fast, slow)]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        point = rng.normal(0.0, 1.0, 4)  # unconstrained
+        (a, ga), (b, gb) = (f(point) for f in fns)
+        assert a == pytest.approx(b, rel=1e-10)
+        np.testing.assert_allclose(ga, gb, rtol=1e-8, atol=1e-10 * np.abs(gb).max())
+
+
+def test_negative_predictions_keep_the_observed_variables():
+    """A spectrum whose prior reaches below zero (amplitudes and norms are sampled
+    positive; a constant spectrum is not) can make a prediction negative: the model
+    keeps the observed Poisson variables, which floor it as the fit does."""
+    from skyfit.models.spectral import ConstantSpectralModel
+
+    ds = synthetic_dataset(**SMALL)
+    src = SkyModel(PointSpatialModel(lon_0=0.02, lat_0=-0.01, frame="galactic"),
+                   ConstantSpectralModel(const=1e-12), name="src")
+    models = Models([src, FoVBackgroundModel("synthetic")])
+    _freeze_all_but(models, "const", "norm")
+    models.parameter("const").prior = UniformPrior(min=-1e-12, max=1e-11)
+    models.parameter("norm").prior = UniformPrior(min=0.5, max=2.0)
+    assert bayes.build_model([ds], models).pointwise
+    models.parameter("const").prior = UniformPrior(min=0.0, max=1e-11)
+    assert not bayes.build_model([ds], models).pointwise
+    models.parameter("norm").frozen, models.parameter("norm").value = True, -0.1
+    assert bayes.build_model([ds], models).pointwise
 
 
 SUPPORTS = [

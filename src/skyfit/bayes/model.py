@@ -3,10 +3,15 @@
 :func:`build_model` builds :class:`skyfit.forward.Likelihood` (without priors) and replaces
 its input vector ``theta`` by PyMC variables, one per free parameter, with
 :func:`pytensor.graph.replace.graph_replace`, which uses the PyMC variables themselves
-(``clone_replace`` would copy them); the forward model is not written twice. Each dataset
-adds one ``pm.Poisson`` over its fitted bins (``mask_safe & mask_fit``), whose log
-probability is ``-cash / 2 - ln n!``: the fit statistic up to a constant, and the
-pointwise log-likelihood ArviZ needs for LOO. Priors enter as one ``pm.Potential`` made
+(``clone_replace`` would copy them); the forward model is not written twice. The
+Poisson log-likelihood of the fitted bins (``mask_safe & mask_fit``) is ``-cash / 2 -
+ln n!``: the fit statistic up to a constant. Where no predicted count can be negative
+(:func:`counts_stay_non_negative`) it enters as one ``pm.Potential`` of the statistic
+itself, computed like the fit's on the bins with counts (the gradient of an npred cube
+costs several times more); the samplers add the pointwise values ArviZ needs for LOO per
+draw. Otherwise (or with ``counts_as_data``) each dataset adds one observed
+``pm.Poisson`` over its fitted bins, which floors the predicted counts as the fit does.
+Priors enter as one ``pm.Potential`` made
 by the same ``Prior.stat`` code that MAP fits use (``ln p = -stat / 2``, Gammapy's
 weights included), and each parameter is sampled on an unconstrained variable chosen by
 :func:`skyfit.bayes.transforms.support_of`.
@@ -18,13 +23,15 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import gammaln
 
 from ..forward import Likelihood
 from ..forward.stat import TRUNCATION_VALUE
 from ..models import Models
 from .transforms import Support, SupportTransform, support_of
 
-__all__ = ["BayesModel", "MissingPriorError", "build_model", "model_layout", "parameter_names"]
+__all__ = ["LOG_LIKELIHOOD", "BayesModel", "MissingPriorError", "build_model",
+           "counts_stay_non_negative", "model_layout", "parameter_names"]
 
 
 class MissingPriorError(ValueError):
@@ -52,8 +59,8 @@ class BayesModel:
     Attributes
     ----------
     model : pymc.Model
-        Free parameters (named :attr:`names`), one observed Poisson per dataset (named
-        :attr:`observed`, dimension ``"<observed>_bin"``) and the ``log_prior`` potential.
+        Free parameters (named :attr:`names`), the likelihood (see :attr:`pointwise`) and
+        the ``log_prior`` potential.
     likelihood : Likelihood
         The forward graph the model was cloned from (``priors=False``), with compiled
         npred functions for posterior predictive checks.
@@ -71,6 +78,14 @@ class BayesModel:
         Flat indices (into the ``(energy, lat, lon)`` cube) of the fitted bins per dataset.
     counts : list of ndarray
         Observed counts in those bins.
+    pointwise : bool
+        How :attr:`model` holds the likelihood. True: one observed Poisson per dataset
+        (named :attr:`observed`, dimension ``"<observed>_bin"``) over its npred cube, as
+        PyMC's pointwise log-likelihood needs. False (:func:`build_model` chooses it
+        where :func:`counts_stay_non_negative`): the same log-likelihood summed, from
+        the fit's statistic (the bins with counts, no npred cube; several times faster
+        per gradient), as the potential :data:`LOG_LIKELIHOOD`; the samplers then add
+        the pointwise values per draw themselves.
 
     Examples
     --------
@@ -96,6 +111,7 @@ class BayesModel:
     observed: list[str]
     bins: list[np.ndarray]
     counts: list[np.ndarray] = field(repr=False)
+    pointwise: bool = True
 
     @property
     def free(self) -> list:
@@ -161,7 +177,8 @@ def build_model(datasets, models, *, mode: str | None = None,
     counts_as_data : bool
         Hold the counts in ``pm.Data`` containers named ``"<observed>_counts"``, so new
         counts can be swapped in without rebuilding or recompiling (``pm.set_data``,
-        nutpie's ``CompiledModel.with_data``), e.g. for simulation-based calibration.
+        nutpie's ``CompiledModel.with_data``), e.g. for simulation-based calibration;
+        the likelihood is then the observed Poisson variables (``pointwise``).
 
     Raises
     ------
@@ -177,8 +194,8 @@ def build_model(datasets, models, *, mode: str | None = None,
     >>> models = Models([FoVBackgroundModel("synthetic")])
     >>> models.parameter("norm").min, models.parameter("norm").max = 0.1, 10
     >>> bm = build_model([ds], models)
-    >>> bm.names, bm.observed, bm.supports[0].kind
-    (['norm'], ['synthetic'], 'interval')
+    >>> bm.names, bm.observed, bm.supports[0].kind, bm.pointwise
+    (['norm'], ['synthetic'], 'interval', False)
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -195,22 +212,68 @@ def build_model(datasets, models, *, mode: str | None = None,
             f"finite [min, max]: {missing}. Give each a prior (e.g. parameter.prior = "
             "UniformPrior(min=..., max=...)), set finite min and max, or freeze it.")
     like = bm.likelihood
+    bm.pointwise = counts_as_data or not counts_stay_non_negative(models, bm.free,
+                                                                  bm.supports)
     coords = {f"{obs}_bin": b for obs, b in zip(bm.observed, bm.bins, strict=True)}
     with pm.Model(coords=coords) as model:
         # no initval here (PyMC's model transforms refuse them): pass start_dict() to
         # pm.sample as ``initvals``
         xs = [pm.Flat(name, transform=SupportTransform(s))
               for name, s in zip(bm.names, bm.supports, strict=True)]
-        npreds = graph_replace(like.npred_vars, {like.theta: pt.stack(xs)}, strict=True)
-        for npred, flat, n, obs in zip(npreds, bm.bins, bm.counts, bm.observed, strict=True):
-            mu = pt.maximum(pt.as_tensor_variable(npred).ravel()[flat], TRUNCATION_VALUE)
-            data = pm.Data(f"{obs}_counts", n, dims=f"{obs}_bin") if counts_as_data else n
-            pm.Poisson(obs, mu=mu, observed=data, dims=f"{obs}_bin")
+        if bm.pointwise:  # one observed Poisson per dataset, over its npred cube
+            npreds = graph_replace(like.npred_vars, {like.theta: pt.stack(xs)},
+                                   strict=True)
+            for npred, flat, n, obs in zip(npreds, bm.bins, bm.counts, bm.observed,
+                                           strict=True):
+                mu = pt.maximum(pt.as_tensor_variable(npred).ravel()[flat],
+                                TRUNCATION_VALUE)
+                data = (pm.Data(f"{obs}_counts", n, dims=f"{obs}_bin") if counts_as_data
+                        else n)
+                pm.Poisson(obs, mu=mu, observed=data, dims=f"{obs}_bin")
+        else:  # the fit's statistic: bins with counts and sums, no npred cube
+            counts = {c: pt.constant(c.get_value()) for shared in like._counts
+                      for c in shared.values()}
+            total = graph_replace(like.total, {like.theta: pt.stack(xs), **counts},
+                                  strict=False)
+            log_n_factorial = sum(float(gammaln(n + 1.0).sum()) for n in bm.counts)
+            pm.Potential(LOG_LIKELIHOOD, -0.5 * total - log_n_factorial)
         log_prior = _log_prior(like.models, bm.free, xs)
         if log_prior is not None:
             pm.Potential("log_prior", log_prior)
     bm.model = model
     return bm
+
+
+LOG_LIKELIHOOD = "poisson_log_likelihood"
+"""Name of the potential that holds the Poisson log-likelihood when the model has no
+observed variables (:attr:`BayesModel.pointwise` False)."""
+
+SIGN_PARAMETERS = ("amplitude", "const", "norm")
+"""The parameters that set the sign of skyfit's spectral models and background factors
+(each scales a positive shape)."""
+
+
+def counts_stay_non_negative(models: Models, free, supports) -> bool:
+    """Whether no predicted count can be negative anywhere in the prior support: every
+    :data:`SIGN_PARAMETERS` parameter (free: the lower end of its support; frozen: its
+    value) is >= 0. Then the Poisson log-likelihood of the fitted bins is, up to the
+    constant ``-sum ln n!``, minus half the fit's statistic, computed on the bins with
+    counts (Gammapy's floor on the predicted counts never applies to the others).
+
+    Examples
+    --------
+    >>> from skyfit.models import FoVBackgroundModel
+    >>> models = Models([FoVBackgroundModel("d")])
+    >>> norm = models.parameter("norm")
+    >>> counts_stay_non_negative(models, [norm], [Support(0.0, 10.0)])
+    True
+    >>> counts_stay_non_negative(models, [norm], [Support(-1.0, 10.0)])
+    False
+    """
+    lower = {id(p): (s.lo if s is not None else -math.inf)
+             for p, s in zip(free, supports, strict=True)}
+    return all(lower.get(id(par), par.value) >= 0 for par in models.parameters
+               if par.name in SIGN_PARAMETERS)
 
 
 def model_layout(datasets, models, *, mode: str | None = None) -> BayesModel:

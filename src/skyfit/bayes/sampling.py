@@ -156,10 +156,23 @@ def sample(datasets, models, *, start=None, draws: int = 1000, tune: int = 1000,
         # PyMC returns what was drawn before Ctrl-C: fewer draws, or fewer chains
         interrupted = (idata.posterior.sizes["draw"] < draws
                        or idata.posterior.sizes["chain"] < chains)
-    with bm.model:
-        idata = pm.compute_log_likelihood(
-            idata, model=bm.model, progressbar=False,
-            compile_kwargs={"mode": mode} if mode else None)
+    if bm.pointwise:
+        with bm.model:
+            idata = pm.compute_log_likelihood(
+                idata, model=bm.model, progressbar=False,
+                compile_kwargs={"mode": mode} if mode else None)
+    else:  # the model's likelihood is one potential: the pointwise values per draw
+        theta = np.stack([idata.posterior[name].values for name in bm.names], axis=-1)
+        chain_draw = {"chain": idata.posterior["chain"].values,
+                      "draw": idata.posterior["draw"].values}
+        idata["log_likelihood"] = xr.DataTree(xr.Dataset(
+            {obs: (("chain", "draw", f"{obs}_bin"), ll)
+             for obs, ll in _log_likelihood(bm, theta).items()},
+            coords={**chain_draw, **_bin_coords(bm)}))
+        idata["observed_data"] = xr.DataTree(xr.Dataset(
+            {obs: ((f"{obs}_bin",), n) for obs, n in zip(bm.observed, bm.counts,
+                                                        strict=True)},
+            coords=_bin_coords(bm)))
     for group in ("constant_data",):  # empty groups PyMC adds
         if group in idata.children and not idata[group].data_vars:
             del idata[group]
@@ -229,20 +242,13 @@ def laplace(datasets, models, *, mean, cov, names, draws: int = 1000,
     rng = np.random.default_rng(random_seed)
     theta = rng.multivariate_normal(mean, cov, size=(chains, draws), method="cholesky")
     posterior = {name: theta[..., i] for i, name in enumerate(bm.names)}
-    loglik = {obs: np.empty((chains, draws, len(b))) for obs, b in zip(bm.observed, bm.bins,
-                                                                       strict=True)}
-    for c in range(chains):
-        for d in range(draws):
-            for k, mu in enumerate(_masked_npred(bm, theta[c, d])):
-                loglik[bm.observed[k]][c, d] = _poisson_logpmf(bm.counts[k], mu)
     import arviz as az
 
     dims = {obs: [f"{obs}_bin"] for obs in bm.observed}
-    coords = {f"{obs}_bin": b for obs, b in zip(bm.observed, bm.bins, strict=True)}
     idata = az.from_dict(
-        {"posterior": posterior, "log_likelihood": loglik,
+        {"posterior": posterior, "log_likelihood": _log_likelihood(bm, theta),
          "observed_data": dict(zip(bm.observed, bm.counts, strict=True))},
-        dims=dims, coords=coords,
+        dims=dims, coords=_bin_coords(bm),
         attrs={"posterior": {"inference_library": "skyfit.bayes.laplace"}})
     return _finish(idata, bm, posterior_predictive, random_seed)
 
@@ -344,6 +350,23 @@ def _observed_bands(bm: BayesModel) -> list[np.ndarray]:
         out.append(np.where(mask, counts, 0.0).sum(axis=(1, 2)) if mask is not None
                    else counts.sum(axis=(1, 2)))
     return out
+
+
+def _log_likelihood(bm: BayesModel, theta) -> dict[str, np.ndarray]:
+    """Pointwise Poisson log-likelihood per dataset, ``(chains, draws, bins)``, of the
+    draws ``theta (chains, draws, n_free)``."""
+    chains, draws = theta.shape[:2]
+    out = {obs: np.empty((chains, draws, len(b)))
+           for obs, b in zip(bm.observed, bm.bins, strict=True)}
+    for c in range(chains):
+        for d in range(draws):
+            for k, mu in enumerate(_masked_npred(bm, theta[c, d])):
+                out[bm.observed[k]][c, d] = _poisson_logpmf(bm.counts[k], mu)
+    return out
+
+
+def _bin_coords(bm: BayesModel) -> dict[str, np.ndarray]:
+    return {f"{obs}_bin": b for obs, b in zip(bm.observed, bm.bins, strict=True)}
 
 
 def _masked_npred(bm: BayesModel, theta) -> list[np.ndarray]:
