@@ -118,13 +118,15 @@ def test_fused_value_and_gradient(linker, case, masked):
         np.testing.assert_allclose(got, w, rtol=1e-11, atol=1e-13 * np.abs(w).max())
 
 
+@pytest.mark.parametrize("op", [RadialCounts, RadialCountsJac])
 @pytest.mark.parametrize("chunks", [1, 3, 50])
-def test_fused_chunks(chunks):
-    """The fused op's C loop split into runs of whole pixels (one per OpenMP thread; in
-    turn without OpenMP), some empty with 50: the numbers of the numpy code."""
+def test_runs_of_pixels(op, chunks):
+    """The C loops of the value and the fused op split into runs of whole pixels (one
+    per OpenMP thread; in turn without OpenMP), some empty with 50: the numbers of the
+    numpy code."""
     inputs, (total, _), _, _, point = _graphs("disk")
     node = total.owner
-    outs = RadialCountsJac(*node.op._props(), chunks=chunks)(*node.inputs)
+    outs = op(**{**node.op._props_dict(), "chunks": chunks})(*node.inputs)
     got = pytensor.function(list(inputs), outs, mode="CVM")(*point)
     want = pytensor.function(list(inputs), outs, mode="FAST_COMPILE")(*point)
     for g, w in zip(got, want, strict=True):

@@ -171,10 +171,13 @@ def radial_counts(lon, lat, flux, sub: SubPixels, spline, exposure, disp, weight
 
 
 class _Base(COp):
-    __props__ = ("ny", "nx", "h", "nodes")
+    __props__ = ("ny", "nx", "h", "nodes", "chunks")
 
-    def __init__(self, ny: int, nx: int, h: float, nodes: int, reference=None) -> None:
+    def __init__(self, ny: int, nx: int, h: float, nodes: int, reference=None,
+                 chunks: int = 0) -> None:
         self.ny, self.nx, self.h, self.nodes = int(ny), int(nx), float(h), int(nodes)
+        # runs of whole pixels done apart (radialcounts_c.chunks); 0: one per thread
+        self.chunks = int(chunks)
         # not a prop: the same computation from PyTensor ops, for second derivatives;
         # nodes with equal props and equal inputs compute the same
         self.reference = reference
@@ -185,7 +188,10 @@ class _Base(COp):
         return {**self.__dict__, "reference": None}
 
     def c_code_cache_version(self):
-        return (22,)
+        return (23, radialcounts_c.openmp())
+
+    def c_compile_args(self, **kwargs):
+        return ["-fopenmp"] if radialcounts_c.openmp() else []
 
     # a work array kept between calls (allocating it per call costs page faults)
     def c_support_code_struct(self, node, name):
@@ -198,7 +204,8 @@ class _Base(COp):
         return f"free(work_{name});"
 
     def c_headers(self, **kwargs):
-        return ["<math.h>", "<string.h>", "<stdlib.h>"]
+        omp = ["<omp.h>"] if radialcounts_c.openmp() else []
+        return ["<math.h>", "<string.h>", "<stdlib.h>", *omp]
 
     def c_support_code(self, **kwargs):
         return radialcounts_c.SUPPORT
@@ -309,7 +316,7 @@ class RadialCounts(_Base):
             g_total = pt.constant(0.0)
         if isinstance(g_at.type, DisconnectedType):
             g_at = pt.zeros_like(outputs[1])
-        grads = RadialCountsGrad(self.ny, self.nx, self.h, self.nodes, self.reference)(
+        grads = RadialCountsGrad(**self._props_dict(), reference=self.reference)(
             *inputs, g_total, g_at)
         return [*grads, *(DisconnectedType()() for _ in inputs[3:])]
 
@@ -407,3 +414,4 @@ class RadialCountsGrad(_Base):
 
     def c_code(self, node, name, inputs, outputs, sub):
         return radialcounts_c.grad_code(self, node, name, inputs, outputs, sub)
+

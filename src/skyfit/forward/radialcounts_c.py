@@ -5,10 +5,15 @@ numbers of energy bins, constants of the code) and PyTensor's names for inputs, 
 and the failure branch, returning the text PyTensor compiles. The loops run over four
 energy planes at a time (GCC vector extensions: the compiler left these short loops
 scalar; unaligned loads and stores) and pixel by pixel: the sub-pixels and the bins
-arrive sorted by pixel.
+arrive sorted by pixel, so the value's and the fused op's loops split into runs of whole
+pixels (:func:`chunks`), one per OpenMP thread.
 """
 
 from __future__ import annotations
+
+import contextlib
+import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +35,24 @@ SUPPORT = """
         static inline double skyfit_hsum(skyfit_v4d x) { return x[0] + x[1] + x[2] + x[3]; }
         #endif
         """
+
+
+def openmp() -> bool:
+    """Whether the C compiler builds OpenMP code: PyTensor's check (a test compilation,
+    ~0.3 s), once per compiler, remembered in PyTensor's compile directory."""
+    from pytensor import config
+    from pytensor.link.c.op import OpenMPOp
+
+    if OpenMPOp.gxx_support_openmp is None:
+        key = zlib.crc32(f"{config.cxx} {config.gcc__cxxflags}".encode())
+        mark = Path(config.compiledir) / f"skyfit-openmp-{key:08x}"
+        try:
+            OpenMPOp.gxx_support_openmp = mark.read_text() == "1"
+        except OSError:
+            OpenMPOp.gxx_support_openmp = bool(OpenMPOp.test_gxx_support())
+            with contextlib.suppress(OSError):
+                mark.write_text("1" if OpenMPOp.gxx_support_openmp else "0")
+    return OpenMPOp.gxx_support_openmp
 
 
 def setup(op, node, inputs, sub, name):
@@ -117,6 +140,48 @@ def chord(nodes: int) -> str:
 """
 
 
+def chunks(op, part, release, fail):
+    """Runs of whole pixels (with their bins) done apart, one per OpenMP thread where
+    OpenMP is on (at least 4096 sub-pixels each; ``op.chunks`` > 0 fixes their number),
+    in turn otherwise: ``nch`` of them, ``part`` doubles of partial sums each in
+    ``parts``, ``start(c)`` (first sub-pixel of run ``c``) and ``first_bin(p)`` (first
+    bin at or after sub-pixel ``p``'s pixel)."""
+    return f"""
+    int nch = {op.chunks};
+    if (nch <= 0) {{
+        nch = 1;
+        #ifdef _OPENMP
+        nch = omp_get_max_threads();
+        if (nch > 1 + P / 4096) nch = 1 + P / 4096;
+        #endif
+    }}
+    double *parts = (double*)malloc(nch * ({part}) * sizeof(double));  /* ld4/st4 */
+    if (parts == NULL) {{ {release} PyErr_NoMemory(); {fail} }}
+    auto start = [&](int c) -> npy_intp {{
+        npy_intp p = (npy_intp)((double)P * c / nch);
+        while (p > 0 && p < P && PIX[p] == PIX[p - 1]) ++p;
+        return p;
+    }};
+    auto first_bin = [&](npy_intp p) -> npy_intp {{
+        if (p >= P) return K;
+        npy_intp lo = 0, hi = K;
+        while (lo < hi) {{
+            const npy_intp mid = (lo + hi) / 2;
+            if (BINS[mid] % NPIX < PIX[p]) lo = mid + 1; else hi = mid;
+        }}
+        return lo;
+    }};"""
+
+
+RUN = """
+    #pragma omp parallel for schedule(static, 1) num_threads(nch)
+    for (int c = 0; c < nch; ++c) {
+    const npy_intp P0 = start(c), P1 = start(c + 1);
+    const npy_intp K1 = c == nch - 1 ? K : first_bin(P1);
+    npy_intp k = c == 0 ? 0 : first_bin(P0);
+"""
+
+
 def scalar_out(o, release, fail):
     """Allocate the 0-d output ``o`` if needed."""
     return f"""
@@ -148,19 +213,22 @@ def value_code(op, node, name, inputs, outputs, sub):
     {scalar_out(o_total, release, fail)}
     {vector_out(o_at, "K", release, fail)}
     double *O = (double*)PyArray_DATA({o_at});
+    {chunks(op, "T", release, fail)}
+    {RUN}
     /* pixel by pixel (the sub-pixels and the bins sorted by pixel): x in registers,
        its sum over the fitted bins, the dispersion at the pixel's bins */
     skyfit_v4d sums[NV > 0 ? NV : 1];
+    double tail[TT1];
     for (npy_intp v = 0; v < NV; ++v) sums[v] = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
-    npy_intp k = 0;
-    for (npy_intp p = 0; p < P;) {{
+    for (npy_intp i = 0; i < TT; ++i) tail[i] = 0.0;
+    for (npy_intp p = P0; p < P1;) {{
         const npy_intp j = PIX[p];
-        for (; k < K && BINS[k] % NPIX < j; ++k) O[k] = 0.0;  /* no sub-pixel there */
+        for (; k < K1 && BINS[k] % NPIX < j; ++k) O[k] = 0.0;  /* no sub-pixel there */
         skyfit_v4d av[NV > 0 ? NV : 1];
         double at[TT1];
         for (npy_intp v = 0; v < NV; ++v) av[v] = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
         for (npy_intp i = 0; i < TT; ++i) at[i] = 0.0;
-        for (; p < P && PIX[p] == j; ++p) {{
+        for (; p < P1 && PIX[p] == j; ++p) {{
             {chord(op.nodes)}
             const double wp = W[p];
             for (npy_intp v = 0; v < NV; ++v) {{
@@ -185,9 +253,9 @@ def value_code(op, node, name, inputs, outputs, sub):
         for (npy_intp i = 0; i < TT; ++i) {{
             const npy_intp n = 4 * NV + i;
             at[i] *= ex[n] * F[n];
-            SUMS[n] += at[i] * mr[n];
+            tail[i] += at[i] * mr[n];
         }}
-        for (; k < K && BINS[k] % NPIX == j; ++k) {{
+        for (; k < K1 && BINS[k] % NPIX == j; ++k) {{
             const double *__restrict__ dc = DC + (BINS[k] / NPIX) * 4 * NT4;
             skyfit_v4d y = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
             for (npy_intp v = 0; v < NV; ++v) y += av[v] * skyfit_ld4(dc + 4 * v);
@@ -196,8 +264,15 @@ def value_code(op, node, name, inputs, outputs, sub):
             O[k] = o;
         }}
     }}
-    for (; k < K; ++k) O[k] = 0.0;
-    for (npy_intp v = 0; v < NV; ++v) skyfit_st4(SUMS + 4 * v, sums[v]);
+    for (; k < K1; ++k) O[k] = 0.0;
+    double *mine = parts + c * T;
+    for (npy_intp v = 0; v < NV; ++v) skyfit_st4(mine + 4 * v, sums[v]);
+    for (npy_intp i = 0; i < TT; ++i) mine[4 * NV + i] = tail[i];
+    }}  /* runs */
+    for (npy_intp n = 0; n < T; ++n) SUMS[n] = 0.0;
+    for (int c = 0; c < nch; ++c)  /* in a fixed order */
+        for (npy_intp n = 0; n < T; ++n) SUMS[n] += parts[c * T + n];
+    free(parts);
     double total = 0.0;
     for (npy_intp n = 0; n < T; ++n) total += SUMS[n];
     ((double*)PyArray_DATA({o_total}))[0] = total;

@@ -25,19 +25,15 @@ bin of the cutout.
 Gradients are taken before the rewrite (the op itself has none): second derivatives go
 through ``RadialCountsGrad`` as before.
 
-Threads: the C loop splits the sub-pixels into runs of whole pixels (with their bins),
-one per OpenMP thread (``OMP_NUM_THREADS``; at least 4096 sub-pixels each), each with
-its own sums, added in a fixed order: the numbers depend on the thread count only by
-the order of additions (~1e-16 relative). Where the compiler has no OpenMP the runs go
-in turn. Dask workers run with one thread (its default), the benchmarks with
-``OMP_NUM_THREADS=1``.
+Threads: the C loop, like ``RadialCounts``', splits the sub-pixels into runs of whole
+pixels (with their bins), one per OpenMP thread (``OMP_NUM_THREADS``; at least 4096
+sub-pixels each), each with its own sums, added in a fixed order: the numbers depend on
+the thread count only by the order of additions (~1e-16 relative). Where the compiler
+has no OpenMP the runs go in turn. Dask workers run with one thread (its default), the
+benchmarks with ``OMP_NUM_THREADS=1`` unless they say otherwise.
 """
 
 from __future__ import annotations
-
-import contextlib
-import zlib
-from pathlib import Path
 
 import numpy as np
 import pytensor.tensor as pt
@@ -79,14 +75,6 @@ class RadialCountsJac(_Base):
     >>> float(total), at.tolist(), np.round(d_total, 12).tolist(), np.round(d_at, 12).tolist()
     (12.0, [12.0], [0.0, 0.0, 4.0], [[0.0, 0.0, 4.0]])
     """
-
-    __props__ = ("ny", "nx", "h", "nodes", "chunks")
-
-    def __init__(self, ny: int, nx: int, h: float, nodes: int, reference=None,
-                 chunks: int = 0) -> None:
-        super().__init__(ny, nx, h, nodes, reference)
-        # runs of pixels done apart (in parallel with OpenMP); 0: one per thread
-        self.chunks = int(chunks)
 
     def make_node(self, lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins):
         inputs = self._inputs(lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins)
@@ -133,33 +121,6 @@ class RadialCountsJac(_Base):
     def c_code(self, node, name, inputs, outputs, sub):
         return _c_code(self, node, name, inputs, outputs, sub)
 
-    def c_compile_args(self, **kwargs):
-        return ["-fopenmp"] if _openmp() else []
-
-    def c_headers(self, **kwargs):
-        return [*super().c_headers(**kwargs), *(["<omp.h>"] if _openmp() else [])]
-
-    def c_code_cache_version(self):
-        return (*super().c_code_cache_version(), 2, _openmp())
-
-
-def _openmp() -> bool:
-    """Whether the C compiler builds OpenMP code: PyTensor's check (a test compilation,
-    ~0.3 s), once per compiler, remembered in PyTensor's compile directory."""
-    from pytensor import config
-    from pytensor.link.c.op import OpenMPOp
-
-    if OpenMPOp.gxx_support_openmp is None:
-        key = zlib.crc32(f"{config.cxx} {config.gcc__cxxflags}".encode())
-        mark = Path(config.compiledir) / f"skyfit-openmp-{key:08x}"
-        try:
-            OpenMPOp.gxx_support_openmp = mark.read_text() == "1"
-        except OSError:
-            OpenMPOp.gxx_support_openmp = bool(OpenMPOp.test_gxx_support())
-            with contextlib.suppress(OSError):
-                mark.write_text("1" if OpenMPOp.gxx_support_openmp else "0")
-    return OpenMPOp.gxx_support_openmp
-
 
 def _matrix_out(o, rows, cols, release, fail):
     """Allocate the 2-d output ``o`` of ``rows x cols`` elements if needed."""
@@ -194,41 +155,12 @@ def _c_code(op, node, name, inputs, outputs, sub):
     const double AX = -s2 * cos(lon_r) * D2R, AY = -s2 * sin(lon_r) * D2R,
                  AZ = cos(lat_r) * D2R;
     const skyfit_v4d zero = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
-    /* chunks of whole pixels (and their bins), each with its own sums: one per thread
-       where OpenMP is on, in turn otherwise; their sums added in a fixed order */
-    int nch = {op.chunks};
-    if (nch <= 0) {{  /* one chunk per OpenMP thread, of 4096 sub-pixels at least */
-        nch = 1;
-        #ifdef _OPENMP
-        nch = omp_get_max_threads();
-        if (nch > 1 + P / 4096) nch = 1 + P / 4096;
-        #endif
-    }}
-    constexpr npy_intp PART = 4 * (2 * NT4 + 2);  /* per chunk: sums, gF, gl, gb */
-    double *part = (double*)malloc(nch * PART * sizeof(double));  /* unaligned: ld4/st4 */
-    if (part == NULL) {{ {release} PyErr_NoMemory(); {fail} }}
-    auto start = [&](int c) -> npy_intp {{  /* first sub-pixel of chunk c */
-        npy_intp p = (npy_intp)((double)P * c / nch);
-        while (p > 0 && p < P && PIX[p] == PIX[p - 1]) ++p;
-        return p;
-    }};
-    auto first_bin = [&](npy_intp p) -> npy_intp {{  /* first bin at or after p's pixel */
-        if (p >= P) return K;
-        npy_intp lo = 0, hi = K;
-        while (lo < hi) {{
-            const npy_intp mid = (lo + hi) / 2;
-            if (BINS[mid] % NPIX < PIX[p]) lo = mid + 1; else hi = mid;
-        }}
-        return lo;
-    }};
-    #pragma omp parallel for schedule(static, 1) num_threads(nch)
-    for (int c = 0; c < nch; ++c) {{
-    const npy_intp P0 = start(c), P1 = start(c + 1);
-    const npy_intp K1 = c == nch - 1 ? K : first_bin(P1);
+    constexpr npy_intp PART = 4 * (2 * NT4 + 2);  /* per run: sums, gF, gl, gb */
+    {radialcounts_c.chunks(op, "PART", release, fail)}
+    {radialcounts_c.RUN}
     /* the total's sum per plane and its derivatives (flux per plane; lon, lat) */
     skyfit_v4d sums[NT4], gF[NT4], gl = zero, gb = zero;
     for (npy_intp v = 0; v < NT4; ++v) sums[v] = gF[v] = zero;
-    npy_intp k = c == 0 ? 0 : first_bin(P0);
     for (npy_intp p = P0; p < P1;) {{  /* pixel by pixel, as in RadialCounts */
         const npy_intp j = PIX[p];
         for (; k < K1 && BINS[k] % NPIX < j; ++k) {{  /* no sub-pixel there */
@@ -292,19 +224,19 @@ def _c_code(op, node, name, inputs, outputs, sub):
         O[k] = 0.0;
         memset(JA + k * J, 0, J * sizeof(double));
     }}
-    double *mine = part + c * PART;
+    double *mine = parts + c * PART;
     for (npy_intp v = 0; v < NT4; ++v) {{
         skyfit_st4(mine + 4 * v, sums[v]);
         skyfit_st4(mine + 4 * (NT4 + v), gF[v]);
     }}
     skyfit_st4(mine + 8 * NT4, gl);
     skyfit_st4(mine + 8 * NT4 + 4, gb);
-    }}  /* chunks */
+    }}  /* runs */
     /* the threads' sums, in a fixed order */
     skyfit_v4d sums[NT4], gF[NT4], gl = zero, gb = zero;
     for (npy_intp v = 0; v < NT4; ++v) sums[v] = gF[v] = zero;
     for (int c = 0; c < nch; ++c) {{
-        const double *theirs = part + c * PART;
+        const double *theirs = parts + c * PART;
         for (npy_intp v = 0; v < NT4; ++v) {{
             sums[v] += skyfit_ld4(theirs + 4 * v);
             gF[v] += skyfit_ld4(theirs + 4 * (NT4 + v));
@@ -312,7 +244,7 @@ def _c_code(op, node, name, inputs, outputs, sub):
         gl += skyfit_ld4(theirs + 8 * NT4);
         gb += skyfit_ld4(theirs + 8 * NT4 + 4);
     }}
-    free(part);
+    free(parts);
     for (npy_intp v = 0; v < NT4; ++v) skyfit_stv(SUMS + 4 * v, sums[v], v, NV, TT);
     double total = 0.0;
     for (npy_intp n = 0; n < T; ++n) total += SUMS[n];
@@ -402,7 +334,7 @@ class _FuseRadialGradients(GraphRewriter):
             value = values.pop((grad.op._props(), tuple(grad.inputs[:11])), None)
             if value is None:
                 continue
-            total, at, d_total, d_at = RadialCountsJac(*grad.op._props(),
+            total, at, d_total, d_at = RadialCountsJac(**grad.op._props_dict(),
                                                        reference=grad.op.reference)(
                 *grad.inputs[:11])
             g_total, g_at = grad.inputs[11:]
