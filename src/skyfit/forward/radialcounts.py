@@ -30,7 +30,9 @@ bin (:meth:`skyfit.forward.npred.DatasetPredictor.npred`).
 
 The C loops run over four energy planes at a time (GCC vector extensions: the compiler
 left these short loops scalar) with the numbers of energy bins as constants of the code
-(one module per ``(T, E)``).
+(one module per ``(T, E)``); the value's in runs of whole pixels, one per OpenMP thread.
+The statistic's C value+gradient function replaces the pair by one pass
+(:mod:`skyfit.forward.radialfused`).
 
 Second derivatives (exact Hessians) go through the same quantities built from PyTensor
 operations (``reference``, given by the caller): slower, but only compiled when asked.
@@ -414,4 +416,3 @@ class RadialCountsGrad(_Base):
 
     def c_code(self, node, name, inputs, outputs, sub):
         return radialcounts_c.grad_code(self, node, name, inputs, outputs, sub)
-
