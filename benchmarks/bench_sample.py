@@ -179,8 +179,8 @@ def report(m: dict) -> None:
     print("|" + " --- |" * len(head))
     for r in m["rows"]:
         print(f"| {r['sampler']} | {r['build_s']:.2f} | {r['compile_s']:.1f} | "
-              f"{r['sampling_s']:.1f} | {r['min_ess_bulk']:.0f} ({r['worst']}) | "
-              f"{r['max_rhat']:.3f} | {r['divergences']} | {r['t1000']:.1f} | "
+              f"{r['sampling_s']:.3g} | {r['min_ess_bulk']:.0f} ({r['worst']}) | "
+              f"{r['max_rhat']:.3f} | {r['divergences']} | {r['t1000']:.3g} | "
               f"{r['t1000_with_compile']:.1f} | {r['ratio']:.1f} | "
               f"{r['ratio_with_compile']:.1f} |")
     for r in m["rows"]:
