@@ -358,10 +358,12 @@ def _log_likelihood(bm: BayesModel, theta) -> dict[str, np.ndarray]:
     chains, draws = theta.shape[:2]
     out = {obs: np.empty((chains, draws, len(b)))
            for obs, b in zip(bm.observed, bm.bins, strict=True)}
+    log_n_factorial = [gammaln(n + 1.0) for n in bm.counts]  # once, not per draw
     for c in range(chains):
         for d in range(draws):
             for k, mu in enumerate(_masked_npred(bm, theta[c, d])):
-                out[bm.observed[k]][c, d] = _poisson_logpmf(bm.counts[k], mu)
+                out[bm.observed[k]][c, d] = (bm.counts[k] * np.log(mu) - mu
+                                             - log_n_factorial[k])
     return out
 
 
@@ -373,6 +375,3 @@ def _masked_npred(bm: BayesModel, theta) -> list[np.ndarray]:
     return [np.maximum(mu.ravel()[b], TRUNCATION_VALUE)
             for mu, b in zip(bm.likelihood.npred(theta), bm.bins, strict=True)]
 
-
-def _poisson_logpmf(n, mu):
-    return n * np.log(mu) - mu - gammaln(n + 1.0)
