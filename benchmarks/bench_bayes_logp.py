@@ -22,22 +22,18 @@ deg around positions, [v/10, 10 v] for positive values, [v-1, v+1] otherwise.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
+from bench_stat import CASES as STAT_CASES
+from bench_stat import DATA
 
-DATA = Path(os.environ.get("SKYFIT_SHARED_DATA",
-                           Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-CASES = {
-    "crab": ("fermi-3fhl-crab/Fermi-LAT-3FHL_data_Fermi-LAT.fits",
-             "fermi-3fhl-crab/Fermi-LAT-3FHL_models_priors.yaml", "Fermi-LAT"),
-    "gc": ("fermi-3fhl-gc/fermi-3fhl-gc.fits.gz", "fermi-3fhl-gc/fermi-3fhl-gc_models.yaml",
-           "fermi-3fhl-gc"),
-}
+# bench_stat's datasets; the Crab with its priors file
+CASES = {**STAT_CASES, "crab": (STAT_CASES["crab"][0],
+                                "fermi-3fhl-crab/Fermi-LAT-3FHL_models_priors.yaml",
+                                STAT_CASES["crab"][2])}
 
 
 def _with_priors(models):

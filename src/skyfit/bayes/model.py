@@ -231,10 +231,8 @@ def build_model(datasets, models, *, mode: str | None = None,
                         else n)
                 pm.Poisson(obs, mu=mu, observed=data, dims=f"{obs}_bin")
         else:  # the fit's statistic: bins with counts and sums, no npred cube
-            counts = {c: pt.constant(c.get_value()) for shared in like._counts
-                      for c in shared.values()}
-            total = graph_replace(like.total, {like.theta: pt.stack(xs), **counts},
-                                  strict=False)
+            total = graph_replace(like.total, {like.theta: pt.stack(xs),
+                                               **like.constant_counts()}, strict=False)
             log_n_factorial = sum(float(gammaln(n + 1.0).sum()) for n in bm.counts)
             pm.Potential(LOG_LIKELIHOOD, -0.5 * total - log_n_factorial)
         log_prior = _log_prior(like.models, bm.free, xs)

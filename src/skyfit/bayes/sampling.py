@@ -165,14 +165,15 @@ def sample(datasets, models, *, start=None, draws: int = 1000, tune: int = 1000,
         theta = np.stack([idata.posterior[name].values for name in bm.names], axis=-1)
         chain_draw = {"chain": idata.posterior["chain"].values,
                       "draw": idata.posterior["draw"].values}
+        bins = _bin_coords(bm)
         idata["log_likelihood"] = xr.DataTree(xr.Dataset(
             {obs: (("chain", "draw", f"{obs}_bin"), ll)
              for obs, ll in _log_likelihood(bm, theta).items()},
-            coords={**chain_draw, **_bin_coords(bm)}))
+            coords={**chain_draw, **bins}))
         idata["observed_data"] = xr.DataTree(xr.Dataset(
             {obs: ((f"{obs}_bin",), n) for obs, n in zip(bm.observed, bm.counts,
                                                         strict=True)},
-            coords=_bin_coords(bm)))
+            coords=bins))
     for group in ("constant_data",):  # empty groups PyMC adds
         if group in idata.children and not idata[group].data_vars:
             del idata[group]

@@ -166,9 +166,7 @@ class Likelihood:
                 total = self.total if key == "hessian" else self._floor_excess()
                 # counts as constants here: with the shared variables the vectorised
                 # Jacobian of the gradient needs an order of magnitude more memory
-                g = graph_replace(grad(total), {
-                    c: pytensor.tensor.constant(c.get_value())
-                    for shared in self._counts for c in shared.values()})
+                g = graph_replace(grad(total), self.constant_counts())
                 # a static length keeps every shape of the vectorised graph constant
                 # (the JAX backend needs that)
                 g = pytensor.tensor.specify_shape(g, (self.n_free,))
@@ -190,6 +188,16 @@ class Likelihood:
             # skip PyTensor's per-call input validation (a few us of a ~15 us Crab call)
             self._fns[key].trust_input = True
         return self._fns[key]
+
+    def constant_counts(self) -> dict:
+        """The graph's shared count arrays (and their bins) mapped to constants of their
+        current values, for :func:`~pytensor.graph.replace.graph_replace`: a graph
+        without them (e.g. a Bayesian model's) no longer follows
+        :meth:`update_counts`."""
+        import pytensor.tensor as pt
+
+        return {c: pt.constant(c.get_value()) for shared in self._counts
+                for c in shared.values()}
 
     def _grad(self, expr):
         """Gradient of the scalar ``expr`` with respect to ``theta``, one vector."""

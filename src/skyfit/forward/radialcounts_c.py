@@ -114,11 +114,10 @@ def setup(op, node, inputs, sub, name):
         {fail}
     }}
     double *__restrict__ DC = acc;  /* D columns padded: DC[e][n], NT4 vectors */
-    double *__restrict__ SUMS = DC + 4 * E * NT4;  /* T sums */
+    double *__restrict__ SUMS = DC + 4 * E * NT4;  /* T sums, set by each op */
     for (npy_intp e = 0; e < E; ++e)
         for (npy_intp n = 0; n < 4 * NT4; ++n)
             DC[e * 4 * NT4 + n] = n < T ? D[n * E + e] : 0.0;
-    for (npy_intp n = 0; n < T; ++n) SUMS[n] = 0.0;
     """, release
 
 
