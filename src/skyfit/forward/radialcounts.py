@@ -174,6 +174,9 @@ def radial_counts(lon, lat, flux, sub: SubPixels, spline, exposure, disp, weight
 
 class _Base(COp):
     __props__ = ("ny", "nx", "h", "nodes", "chunks")
+    #: the loops are a function of their own, optimised for this CPU whatever the flags
+    #: of the module (:func:`radialcounts_c.function`): see the whole-graph linker
+    compiled_apart = True
 
     def __init__(self, ny: int, nx: int, h: float, nodes: int, reference=None,
                  chunks: int = 0) -> None:
@@ -190,7 +193,7 @@ class _Base(COp):
         return {**self.__dict__, "reference": None}
 
     def c_code_cache_version(self):
-        return (23, radialcounts_c.openmp())
+        return (24, radialcounts_c.openmp(), radialcounts_c.vector_target())
 
     def c_compile_args(self, **kwargs):
         return ["-fopenmp"] if radialcounts_c.openmp() else []
@@ -211,6 +214,14 @@ class _Base(COp):
 
     def c_support_code(self, **kwargs):
         return radialcounts_c.SUPPORT
+
+    # the loops as a function of their own, compiled optimised for this CPU whatever
+    # the module's flags (radialcounts_c.function)
+    def c_support_code_apply(self, node, name):
+        return radialcounts_c.function(self, node, name)
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        return radialcounts_c.call(node, name, inputs, outputs, sub)
 
     def _inputs(self, lon, lat, flux, *consts):
         scalars = [pt.as_tensor_variable(v, dtype="float64") for v in (lon, lat)]
@@ -322,7 +333,7 @@ class RadialCounts(_Base):
             *inputs, g_total, g_at)
         return [*grads, *(DisconnectedType()() for _ in inputs[3:])]
 
-    def c_code(self, node, name, inputs, outputs, sub):
+    def c_body(self, node, name, inputs, outputs, sub):
         return radialcounts_c.value_code(self, node, name, inputs, outputs, sub)
 
 
@@ -414,5 +425,5 @@ class RadialCountsGrad(_Base):
                                 strict=False)
         return [*seconds[:3], *(DisconnectedType()() for _ in inputs[3:11]), *seconds[3:]]
 
-    def c_code(self, node, name, inputs, outputs, sub):
+    def c_body(self, node, name, inputs, outputs, sub):
         return radialcounts_c.grad_code(self, node, name, inputs, outputs, sub)

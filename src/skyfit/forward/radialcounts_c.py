@@ -22,19 +22,70 @@ D2R = np.pi / 180.0
 SUPPORT = """
         #ifndef SKYFIT_V4D
         #define SKYFIT_V4D
+        /* inlined into the loops' functions whatever the module's optimisation */
+        #define SKYFIT_INLINE static inline __attribute__((always_inline))
         typedef double skyfit_v4d __attribute__((vector_size(32)));
-        static inline skyfit_v4d skyfit_ld4(const double *p) {
+        SKYFIT_INLINE skyfit_v4d skyfit_ld4(const double *p) {
             skyfit_v4d v; memcpy(&v, p, sizeof(v)); return v; }
-        static inline void skyfit_st4(double *p, skyfit_v4d v) { memcpy(p, &v, sizeof(v)); }
+        SKYFIT_INLINE void skyfit_st4(double *p, skyfit_v4d v) { memcpy(p, &v, sizeof(v)); }
         /* vector v of a row of planes: four, or the last tt (zeros beyond) */
-        static inline skyfit_v4d skyfit_ldv(const double *p, long v, long nv, long tt) {
+        SKYFIT_INLINE skyfit_v4d skyfit_ldv(const double *p, long v, long nv, long tt) {
             skyfit_v4d x = {0.0, 0.0, 0.0, 0.0};
             memcpy(&x, p, (v < nv ? 4 : tt) * sizeof(double)); return x; }
-        static inline void skyfit_stv(double *p, skyfit_v4d x, long v, long nv, long tt) {
+        SKYFIT_INLINE void skyfit_stv(double *p, skyfit_v4d x, long v, long nv, long tt) {
             memcpy(p, &x, (v < nv ? 4 : tt) * sizeof(double)); }
-        static inline double skyfit_hsum(skyfit_v4d x) { return x[0] + x[1] + x[2] + x[3]; }
+        SKYFIT_INLINE double skyfit_hsum(skyfit_v4d x) { return x[0] + x[1] + x[2] + x[3]; }
+        /* the loops' functions: optimised (GCC; clang has no per-function level) */
+        #if defined(__GNUC__) && !defined(__clang__)
+        #define SKYFIT_OPTIMISE __attribute__((optimize("O3"), noinline))
+        #else
+        #define SKYFIT_OPTIMISE __attribute__((noinline))
+        #endif
         #endif
         """
+
+
+def vector_target() -> str:
+    """The instruction set the loops' functions are compiled for (a GCC/clang ``target``
+    attribute), whatever the flags of the module around them: ``"avx2,fma"`` on x86-64
+    CPUs that have both (numpy's record of this CPU), else ``""`` (the compiler's
+    default). PyTensor compiles one module per operation for this CPU, but a whole graph
+    in one module (:class:`~skyfit.forward.linker.WholeGraphCLinker`) for any x86-64 at
+    ``-O1``: there the loops ran at a third of their speed."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # numpy 1
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return ""
+    return "avx2,fma" if features.get("AVX2") and features.get("FMA3") else ""
+
+
+def function(op, node, name) -> str:
+    """The op's C code (``op.c_body``) as a function of its own, ``skyfit_<name>``,
+    compiled at ``-O3`` for :func:`vector_target`; inputs and outputs as PyTensor's
+    arrays, the work array by reference; returns nonzero with a Python error set."""
+    n_in, n_out = len(node.inputs), len(node.outputs)
+    body = op.c_body(node, name, [f"in_{i}" for i in range(n_in)],
+                     [f"(*out_{i})" for i in range(n_out)], {"fail": "return 1;"})
+    params = ", ".join([*(f"PyArrayObject *in_{i}" for i in range(n_in)),
+                        *(f"PyArrayObject **out_{i}" for i in range(n_out)),
+                        f"double *&work_{name}", f"size_t &cap_{name}"])
+    target = vector_target()
+    attribute = f'__attribute__((target("{target}")))' if target else ""
+    return f"""
+    SKYFIT_OPTIMISE {attribute}
+    static int skyfit_{name}({params}) {{
+    {body}
+    return 0;
+    }}"""
+
+
+def call(node, name, inputs, outputs, sub) -> str:
+    """The op's C code in PyTensor's function: a call of :func:`function`'s."""
+    args = ", ".join([*inputs, *(f"&{o}" for o in outputs), f"work_{name}", f"cap_{name}"])
+    return f"if (skyfit_{name}({args})) {{ {sub['fail']} }}"
 
 
 def openmp() -> bool:

@@ -118,7 +118,7 @@ class RadialCountsJac(_Base):
         raise NotImplementedError("RadialCountsJac is made by a rewrite after "
                                   "differentiation; differentiate RadialCounts instead")
 
-    def c_code(self, node, name, inputs, outputs, sub):
+    def c_body(self, node, name, inputs, outputs, sub):
         return _c_code(self, node, name, inputs, outputs, sub)
 
 
