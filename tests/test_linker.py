@@ -109,3 +109,30 @@ def test_npred_cubes_keep_the_per_operation_linker():
     like.npred()
     assert type(like._fn("npred").maker.linker).__name__ == "VMLinker"
     assert type(like._fn("value").maker.linker.chosen).__name__ == "_CLinker"
+
+
+def test_constants_of_loops_compiled_apart_do_not_count():
+    """A free point source's sub-pixel arrays are constants of its op, whose loops are
+    compiled apart, optimised for this CPU: however large, they leave its fit on the
+    whole-graph linker (where everything else runs at -O1); other constants count."""
+    from pytensor.graph.basic import Constant
+
+    from skyfit.forward.linker import whole_graph_ok
+
+    ds = synthetic_dataset(npix=(16, 16), name="toy")
+    source = SkyModel(PointSpatialModel(lon_0=0.02, lat_0=-0.03, frame="galactic"),
+                      PowerLawSpectralModel(amplitude=2e-12, index=2.2), name="src")
+    like = Likelihood([ds], Models([source, FoVBackgroundModel("toy")]), mode="CVM")
+    fgraph = like._fn("value_grad").maker.fgraph
+    apart, other = 0, 0
+    for var in fgraph.variables:
+        if isinstance(var, Constant):
+            if all(getattr(node.op, "compiled_apart", False)
+                   for node, _ in fgraph.clients[var]):
+                apart += np.size(var.data)
+            else:
+                other += np.size(var.data)
+    assert apart > 10 * other > 0
+    assert whole_graph_ok(fgraph, max_constant_size=other)
+    assert not whole_graph_ok(fgraph, max_constant_size=other - 1)
+    assert type(like._fn("value_grad").maker.linker.chosen).__name__ == "_CLinker"

@@ -28,12 +28,17 @@ SUPPORT = """
         SKYFIT_INLINE skyfit_v4d skyfit_ld4(const double *p) {
             skyfit_v4d v; memcpy(&v, p, sizeof(v)); return v; }
         SKYFIT_INLINE void skyfit_st4(double *p, skyfit_v4d v) { memcpy(p, &v, sizeof(v)); }
-        /* vector v of a row of planes: four, or the last tt (zeros beyond) */
+        /* vector v of a row of planes: four, or the last tt (zeros beyond); tt is a
+           constant of the code: the tail is element moves in registers (a memcpy of a
+           variable size went through the stack, ~10x slower) */
         SKYFIT_INLINE skyfit_v4d skyfit_ldv(const double *p, long v, long nv, long tt) {
+            if (v < nv) return skyfit_ld4(p);
             skyfit_v4d x = {0.0, 0.0, 0.0, 0.0};
-            memcpy(&x, p, (v < nv ? 4 : tt) * sizeof(double)); return x; }
+            for (int i = 0; i < 4; ++i) if (i < tt) x[i] = p[i];
+            return x; }
         SKYFIT_INLINE void skyfit_stv(double *p, skyfit_v4d x, long v, long nv, long tt) {
-            memcpy(p, &x, (v < nv ? 4 : tt) * sizeof(double)); }
+            if (v < nv) { skyfit_st4(p, x); return; }
+            for (int i = 0; i < 4; ++i) if (i < tt) p[i] = x[i]; }
         SKYFIT_INLINE double skyfit_hsum(skyfit_v4d x) { return x[0] + x[1] + x[2] + x[3]; }
         /* the loops' functions: optimised (GCC; clang has no per-function level) */
         #if defined(__GNUC__) && !defined(__clang__)
