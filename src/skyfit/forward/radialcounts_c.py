@@ -134,7 +134,8 @@ def setup(op, node, inputs, sub, name):
     constexpr npy_intp T = {n_t}, E = {n_e}, NT4 = (T + 3) / 4;
     /* NV full vectors of four planes per row, then TT planes one by one */
     constexpr npy_intp NV = T / 4, TT = T - 4 * NV, TT1 = TT > 0 ? TT : 1;
-    const npy_intp P = PyArray_DIMS({w})[0], NPIX = {op.ny * op.nx};
+    const npy_intp P = PyArray_DIMS({w})[0];
+    constexpr npy_intp NPIX = {op.ny * op.nx};
     const npy_intp K = PyArray_DIMS({bins})[0];
     /* exposure and the fitted bins' weights: one (T,) row for all pixels, or one
        per pixel */
@@ -160,9 +161,11 @@ def setup(op, node, inputs, sub, name):
         || PyArray_DIMS({table})[2] != T || PyArray_DIMS({disp})[0] != T
         || PyArray_DIMS({disp})[1] != E || PyArray_DIMS({mrow})[1] != T
         || (MS != 0 && PyArray_DIMS({mrow})[0] != NPIX);
-    for (npy_intp k = 0; k < K && !bad; ++k)
-        bad = BINS[k] < 0 || BINS[k] >= E * NPIX
-              || (k > 0 && BINS[k] % NPIX < BINS[k - 1] % NPIX);
+    for (npy_intp k = 0, last = 0; k < K && !bad; ++k) {{
+        const npy_intp pixel = BINS[k] % NPIX;
+        bad = BINS[k] < 0 || BINS[k] >= E * NPIX || pixel < last;
+        last = pixel;
+    }}
     if (bad) {{
         {release}
         PyErr_SetString(PyExc_ValueError, "RadialCounts: inconsistent input shapes, "
