@@ -77,13 +77,18 @@ SPECTRAL_FITS = {
     "three sources of one class": lambda: [
         _fixed(f"s{i}", 0.1 * i - 0.1, PowerLawSpectralModel(amplitude=2e-12, index=2 + 0.2 * i))
         for i in range(3)],
+    # the demo's case: a free position, its loops compiled apart for this CPU inside
+    # the one module (radialcounts_c.function)
+    "a free point source": lambda: [SkyModel(
+        PointSpatialModel(lon_0=0.02, lat_0=-0.03, frame="galactic"),
+        PowerLawSpectralModel(amplitude=2e-12, index=2.2), name="src")],
 }
 
 
 @pytest.mark.parametrize("name", SPECTRAL_FITS)
 def test_likelihood_links_a_spectral_fit_whole(name):
-    """Spectral fits of fixed-position sources run as one C module per function, with
-    the numbers of the per-operation path."""
+    """Spectral fits of fixed-position sources and small fits of free positions run as
+    one C module per function, with the numbers of the numpy path."""
     ds = synthetic_dataset(npix=(12, 12), name="toy")
     models = Models([*SPECTRAL_FITS[name](), FoVBackgroundModel("toy")])
     ds.models = models
@@ -110,29 +115,3 @@ def test_npred_cubes_keep_the_per_operation_linker():
     assert type(like._fn("npred").maker.linker).__name__ == "VMLinker"
     assert type(like._fn("value").maker.linker.chosen).__name__ == "_CLinker"
 
-
-def test_constants_of_loops_compiled_apart_do_not_count():
-    """A free point source's sub-pixel arrays are constants of its op, whose loops are
-    compiled apart, optimised for this CPU: however large, they leave its fit on the
-    whole-graph linker (where everything else runs at -O1); other constants count."""
-    from pytensor.graph.basic import Constant
-
-    from skyfit.forward.linker import whole_graph_ok
-
-    ds = synthetic_dataset(npix=(16, 16), name="toy")
-    source = SkyModel(PointSpatialModel(lon_0=0.02, lat_0=-0.03, frame="galactic"),
-                      PowerLawSpectralModel(amplitude=2e-12, index=2.2), name="src")
-    like = Likelihood([ds], Models([source, FoVBackgroundModel("toy")]), mode="CVM")
-    fgraph = like._fn("value_grad").maker.fgraph
-    apart, other = 0, 0
-    for var in fgraph.variables:
-        if isinstance(var, Constant):
-            if all(getattr(node.op, "compiled_apart", False)
-                   for node, _ in fgraph.clients[var]):
-                apart += np.size(var.data)
-            else:
-                other += np.size(var.data)
-    assert apart > 10 * other > 0
-    assert whole_graph_ok(fgraph, max_constant_size=other)
-    assert not whole_graph_ok(fgraph, max_constant_size=other - 1)
-    assert type(like._fn("value_grad").maker.linker.chosen).__name__ == "_CLinker"

@@ -46,13 +46,12 @@ __all__ = ["WholeGraphCLinker", "whole_graph_ok"]
 #: already in the cache are reused)
 MAX_NODES = 250
 #: above this many elements in the constants of a graph (together: a proxy for the
-#: size of its intermediate arrays) the graph runs per operation: the one module is
-#: compiled at -O1 without this CPU's vector instructions, which large arrays pay for.
-#: Constants read only by operations that compile their loops apart, optimised for this
-#: CPU (``compiled_apart``: skyfit's radial-source ops, whose sub-pixel arrays are most
-#: of a free source's constants) do not count: Galactic centre, 43 free parameters,
-#: value+gradient 3.3 ms either way, 8 s to compile in a fresh cache as one module
-#: against 21 s per operation.
+#: number and size of its free sources' cutouts) the graph runs per operation: one
+#: module per graph compiles again for every new set of free parameters, where per
+#: operation the modules already in the cache are reused. Galactic centre,
+#: configurations a, b, ad of validation/gc_fit.py (43, 53, 37 free) in a fresh cache:
+#: 28 + 10 + 4 s per operation, 14 + 30 + 10 s as one module each; the same speed (the
+#: radial sources' loops are compiled apart, for this CPU: radialcounts_c.function).
 MAX_CONSTANT_SIZE = 1_000_000
 
 
@@ -127,10 +126,9 @@ def whole_graph_ok(fgraph, max_nodes: int = MAX_NODES,
                    max_constant_size: int = MAX_CONSTANT_SIZE) -> bool:
     """Whether PyTensor's plain C linker can run ``fgraph``, and fast: at most
     ``max_nodes`` operations and ``max_constant_size`` elements in its constants
-    together (those read only by operations ``compiled_apart`` aside), each operation
-    with C code that does not read the Python object of an input computed inside the
-    graph (only the per-operation linkers keep that object), once basic views and
-    increments use their array-object variants (:func:`_array_op`).
+    together, each operation with C code that does not read the Python object of an
+    input computed inside the graph (only the per-operation linkers keep that object),
+    once basic views and increments use their array-object variants (:func:`_array_op`).
 
     Examples
     --------
@@ -152,9 +150,8 @@ def whole_graph_ok(fgraph, max_nodes: int = MAX_NODES,
     nodes = fgraph.toposort()
     if len(nodes) > max_nodes:
         return False
-    if sum(np.size(v.data) for v in fgraph.variables if isinstance(v, Constant) and not
-           all(getattr(node.op, "compiled_apart", False) for node, _ in fgraph.clients[v])
-           ) > max_constant_size:
+    if sum(np.size(v.data) for v in fgraph.variables
+           if isinstance(v, Constant)) > max_constant_size:
         return False
     for node in nodes:
         op = _array_op(node) or node.op

@@ -174,9 +174,6 @@ def radial_counts(lon, lat, flux, sub: SubPixels, spline, exposure, disp, weight
 
 class _Base(COp):
     __props__ = ("ny", "nx", "h", "nodes", "chunks")
-    #: the loops are a function of their own, optimised for this CPU whatever the flags
-    #: of the module (:func:`radialcounts_c.function`): see the whole-graph linker
-    compiled_apart = True
 
     def __init__(self, ny: int, nx: int, h: float, nodes: int, reference=None,
                  chunks: int = 0) -> None:
