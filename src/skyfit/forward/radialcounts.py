@@ -45,9 +45,11 @@ array code in ``jax.numpy``, :mod:`skyfit.forward.jax_ops`).
 from __future__ import annotations
 
 import numpy as np
+import pytensor.scalar as ps
 import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.link.c.op import COp
+from pytensor.link.c.params_type import ParamsType
 
 from ..maps.geom import _unit_vectors
 from . import radialcounts_c
@@ -174,6 +176,10 @@ def radial_counts(lon, lat, flux, sub: SubPixels, spline, exposure, disp, weight
 
 class _Base(COp):
     __props__ = ("ny", "nx", "h", "nodes", "chunks")
+    # the C code reads these at run time (radialcounts_c.call): one module per numbers
+    # of energy bins, whatever the cutout and spline
+    params_type = ParamsType(ny=ps.int64, nx=ps.int64, h=ps.float64, nodes=ps.int64,
+                             chunks=ps.int64)
 
     def __init__(self, ny: int, nx: int, h: float, nodes: int, reference=None,
                  chunks: int = 0) -> None:
@@ -190,7 +196,7 @@ class _Base(COp):
         return {**self.__dict__, "reference": None}
 
     def c_code_cache_version(self):
-        return (26, radialcounts_c.openmp(), radialcounts_c.vector_target())
+        return (27, radialcounts_c.openmp(), radialcounts_c.vector_target())
 
     def c_compile_args(self, **kwargs):
         return ["-fopenmp"] if radialcounts_c.openmp() else []
@@ -308,7 +314,7 @@ class RadialCounts(_Base):
         at_pixel, column = self.bins_at(bins, disp, m)
         return (counts * mrow).sum(), (counts[at_pixel] * column).sum(axis=1)
 
-    def perform(self, node, inputs, outputs):
+    def perform(self, node, inputs, outputs, params=None):
         total, at = self.compute(float(inputs[0]), float(inputs[1]), *inputs[2:])
         outputs[0][0], outputs[1][0] = np.asarray(total, float), np.asarray(at, float)
 
@@ -386,7 +392,7 @@ class RadialCountsGrad(_Base):
                                                         + m.sin(lon * D2R) * g_s[1])) * D2R
         return g_lon, g_lat, g_flux
 
-    def perform(self, node, inputs, outputs):
+    def perform(self, node, inputs, outputs, params=None):
         values = self.compute(float(inputs[0]), float(inputs[1]), *inputs[2:11],
                               float(inputs[11]), inputs[12])
         for out, value in zip(outputs, values, strict=True):

@@ -70,13 +70,17 @@ def vector_target() -> str:
 def function(op, node, name) -> str:
     """The op's C code (``op.c_body``) as a function of its own, ``skyfit_<name>``,
     compiled at ``-O3`` for :func:`vector_target`; inputs and outputs as PyTensor's
-    arrays, the work array by reference; returns nonzero with a Python error set."""
+    arrays, the work array by reference, the cutout's pixels, the spline's step and
+    intervals and the number of runs (the op's params: :func:`call`) as arguments;
+    returns nonzero with a Python error set."""
     n_in, n_out = len(node.inputs), len(node.outputs)
     body = op.c_body(node, name, [f"in_{i}" for i in range(n_in)],
                      [f"(*out_{i})" for i in range(n_out)], {"fail": "return 1;"})
     params = ", ".join([*(f"PyArrayObject *in_{i}" for i in range(n_in)),
                         *(f"PyArrayObject **out_{i}" for i in range(n_out)),
-                        f"double *&work_{name}", f"size_t &cap_{name}"])
+                        f"double *&work_{name}", f"size_t &cap_{name}",
+                        "const npy_intp NPIX", "const double H", "const npy_intp NODES",
+                        "const int CHUNKS"])
     target = vector_target()
     attribute = f'__attribute__((target("{target}")))' if target else ""
     return f"""
@@ -88,8 +92,13 @@ def function(op, node, name) -> str:
 
 
 def call(node, name, inputs, outputs, sub) -> str:
-    """The op's C code in PyTensor's function: a call of :func:`function`'s."""
-    args = ", ".join([*inputs, *(f"&{o}" for o in outputs), f"work_{name}", f"cap_{name}"])
+    """The op's C code in PyTensor's function: a call of :func:`function`'s, with the
+    op's geometry from its params (``ny, nx, h, nodes, chunks``) at run time, so that
+    the code is the same for every cutout and spline: PyTensor compiles it once per
+    numbers of energy bins and reuses the module for every source."""
+    p = sub["params"]
+    args = ", ".join([*inputs, *(f"&{o}" for o in outputs), f"work_{name}", f"cap_{name}",
+                      f"{p}->ny * {p}->nx", f"{p}->h", f"{p}->nodes", f"(int){p}->chunks"])
     return f"if (skyfit_{name}({args})) {{ {sub['fail']} }}"
 
 
@@ -135,19 +144,18 @@ def setup(op, node, inputs, sub, name):
     /* NV full vectors of four planes per row, then TT planes one by one */
     constexpr npy_intp NV = T / 4, TT = T - 4 * NV, TT1 = TT > 0 ? TT : 1;
     const npy_intp P = PyArray_DIMS({w})[0];
-    constexpr npy_intp NPIX = {op.ny * op.nx};
     const npy_intp K = PyArray_DIMS({bins})[0];
     /* exposure and the fitted bins' weights: one (T,) row for all pixels, or one
        per pixel */
     const npy_intp ES = PyArray_DIMS({expo})[0] == 1 ? 0 : T;
     const npy_intp MS = PyArray_DIMS({mrow})[0] == 1 ? 0 : T;
-    const double H = {op.h!r}, D2R = {D2R!r}, INV_H = 1.0 / H, INV_D2R = 1.0 / D2R;
+    const double D2R = {D2R!r}, INV_H = 1.0 / H, INV_D2R = 1.0 / D2R;
     const double lon_r = ((double*)PyArray_DATA({lon}))[0] * D2R;
     const double lat_r = ((double*)PyArray_DATA({lat}))[0] * D2R;
     const double s0 = cos(lat_r) * cos(lon_r), s1 = cos(lat_r) * sin(lon_r),
                  s2 = sin(lat_r);
-    /* work: padded dispersion columns, T sums */
-    const size_t need = (size_t)(4 * E * NT4 + T);
+    /* work: padded dispersion columns, T sums, each bin's pixel and energy */
+    const size_t need = (size_t)(4 * E * NT4 + T + 2 * K);
     if (cap_{name} < need) {{
         free(work_{name});
         cap_{name} = need;
@@ -161,10 +169,17 @@ def setup(op, node, inputs, sub, name):
         || PyArray_DIMS({table})[2] != T || PyArray_DIMS({disp})[0] != T
         || PyArray_DIMS({disp})[1] != E || PyArray_DIMS({mrow})[1] != T
         || (MS != 0 && PyArray_DIMS({mrow})[0] != NPIX);
+    /* each bin's pixel BP and energy BE (NPIX is known at run time only: a division
+       in doubles, exact after one correction, instead of an integer division) */
+    npy_intp *__restrict__ BP = (npy_intp*)(acc + 4 * E * NT4 + T), *__restrict__ BE = BP + K;
+    const double INV_NPIX = 1.0 / (double)NPIX;
     for (npy_intp k = 0, last = 0; k < K && !bad; ++k) {{
-        const npy_intp pixel = BINS[k] % NPIX;
-        bad = BINS[k] < 0 || BINS[k] >= E * NPIX || pixel < last;
-        last = pixel;
+        const npy_intp b = BINS[k];
+        npy_intp e = (npy_intp)((double)b * INV_NPIX), pixel = b - e * NPIX;
+        if (pixel < 0) {{ --e; pixel += NPIX; }} else if (pixel >= NPIX) {{ ++e; pixel -= NPIX; }}
+        bad = b < 0 || b >= E * NPIX || pixel < last;
+        BP[k] = last = pixel;
+        BE[k] = e;
     }}
     if (bad) {{
         {release}
@@ -180,16 +195,16 @@ def setup(op, node, inputs, sub, name):
     """, release
 
 
-def chord(nodes: int) -> str:
+def chord() -> str:
     """Sub-pixel ``p``'s offset from the source ``dx, dy, dz``, its chord ``rr`` (deg),
     its spline interval's coefficients ``c0..c3`` and offset ``t``; a sub-pixel beyond
-    the profile's reach (``nodes`` intervals) is skipped (``continue``)."""
-    return f"""
+    the profile's reach (``NODES`` intervals) is skipped (``continue``)."""
+    return """
     const double dx = s0 - X[p], dy = s1 - X[P + p], dz = s2 - X[2 * P + p];
     const double rr = sqrt(dx * dx + dy * dy + dz * dz) * INV_D2R;
     double q = rr * INV_H;  /* truncated below: floor for q >= 0 */
     if (!(q > 0.0)) q = 0.0;  /* also NaN: the values stay NaN */
-    if (q >= {nodes}) continue;  /* beyond the profile's reach: zero, and its slope */
+    if (q >= NODES) continue;  /* beyond the profile's reach: zero, and its slope */
     const npy_intp idx = (npy_intp)q;
     double t = rr - idx * H;
     if (t > H) t = H;
@@ -198,14 +213,14 @@ def chord(nodes: int) -> str:
 """
 
 
-def chunks(op, part, release, fail):
+def chunks(part, release, fail):
     """Runs of whole pixels (with their bins) done apart, one per OpenMP thread where
-    OpenMP is on (at least 4096 sub-pixels each; ``op.chunks`` > 0 fixes their number),
+    OpenMP is on (at least 4096 sub-pixels each; ``CHUNKS`` > 0 fixes their number),
     in turn otherwise: ``nch`` of them, ``part`` doubles of partial sums each in
     ``parts``, ``start(c)`` (first sub-pixel of run ``c``) and ``first_bin(p)`` (first
     bin at or after sub-pixel ``p``'s pixel)."""
     return f"""
-    int nch = {op.chunks};
+    int nch = CHUNKS;
     if (nch <= 0) {{
         nch = 1;
         #ifdef _OPENMP
@@ -225,7 +240,7 @@ def chunks(op, part, release, fail):
         npy_intp lo = 0, hi = K;
         while (lo < hi) {{
             const npy_intp mid = (lo + hi) / 2;
-            if (BINS[mid] % NPIX < PIX[p]) lo = mid + 1; else hi = mid;
+            if (BP[mid] < PIX[p]) lo = mid + 1; else hi = mid;
         }}
         return lo;
     }};"""
@@ -271,7 +286,7 @@ def value_code(op, node, name, inputs, outputs, sub):
     {scalar_out(o_total, release, fail)}
     {vector_out(o_at, "K", release, fail)}
     double *O = (double*)PyArray_DATA({o_at});
-    {chunks(op, "T", release, fail)}
+    {chunks("T", release, fail)}
     {RUN}
     /* pixel by pixel (the sub-pixels and the bins sorted by pixel): x in registers,
        its sum over the fitted bins, the dispersion at the pixel's bins */
@@ -281,13 +296,13 @@ def value_code(op, node, name, inputs, outputs, sub):
     for (npy_intp i = 0; i < TT; ++i) tail[i] = 0.0;
     for (npy_intp p = P0; p < P1;) {{
         const npy_intp j = PIX[p];
-        for (; k < K1 && BINS[k] % NPIX < j; ++k) O[k] = 0.0;  /* no sub-pixel there */
+        for (; k < K1 && BP[k] < j; ++k) O[k] = 0.0;  /* no sub-pixel there */
         skyfit_v4d av[NV > 0 ? NV : 1];
         double at[TT1];
         for (npy_intp v = 0; v < NV; ++v) av[v] = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
         for (npy_intp i = 0; i < TT; ++i) at[i] = 0.0;
         for (; p < P1 && PIX[p] == j; ++p) {{
-            {chord(op.nodes)}
+            {chord()}
             const double wp = W[p];
             for (npy_intp v = 0; v < NV; ++v) {{
                 const npy_intp n = 4 * v;
@@ -313,8 +328,8 @@ def value_code(op, node, name, inputs, outputs, sub):
             at[i] *= ex[n] * F[n];
             tail[i] += at[i] * mr[n];
         }}
-        for (; k < K1 && BINS[k] % NPIX == j; ++k) {{
-            const double *__restrict__ dc = DC + (BINS[k] / NPIX) * 4 * NT4;
+        for (; k < K1 && BP[k] == j; ++k) {{
+            const double *__restrict__ dc = DC + BE[k] * 4 * NT4;
             skyfit_v4d y = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
             for (npy_intp v = 0; v < NV; ++v) y += av[v] * skyfit_ld4(dc + 4 * v);
             double o = y[0] + y[1] + y[2] + y[3];
@@ -368,15 +383,15 @@ def grad_code(op, node, name, inputs, outputs, sub):
     npy_intp k = 0;
     for (npy_intp p = 0; p < P;) {{  /* pixel by pixel, as in RadialCounts */
         const npy_intp j = PIX[p];
-        for (; k < K && BINS[k] % NPIX < j; ++k) {{}}  /* no sub-pixel there */
+        for (; k < K && BP[k] < j; ++k) {{}}  /* no sub-pixel there */
         /* back through the fitted bins, the dispersion and the exposure: bv, b */
         const double *__restrict__ ex = EX + j * ES, *__restrict__ mr = M + j * MS;
         skyfit_v4d bv[NV > 0 ? NV : 1], bf[NV > 0 ? NV : 1], av[NV > 0 ? NV : 1];
         double b[TT1], at[TT1];
         for (npy_intp v = 0; v < NV; ++v) bv[v] = gt * skyfit_ld4(mr + 4 * v);
         for (npy_intp i = 0; i < TT; ++i) b[i] = gt * mr[4 * NV + i];
-        for (; k < K && BINS[k] % NPIX == j; ++k) {{
-            const double *__restrict__ dc = DC + (BINS[k] / NPIX) * 4 * NT4;
+        for (; k < K && BP[k] == j; ++k) {{
+            const double *__restrict__ dc = DC + BE[k] * 4 * NT4;
             for (npy_intp v = 0; v < NV; ++v) bv[v] += GA[k] * skyfit_ld4(dc + 4 * v);
             for (npy_intp i = 0; i < TT; ++i) b[i] += GA[k] * dc[4 * NV + i];
         }}
@@ -390,7 +405,7 @@ def grad_code(op, node, name, inputs, outputs, sub):
             at[i] = 0.0;
         }}
         for (; p < P && PIX[p] == j; ++p) {{
-            {chord(op.nodes)}
+            {chord()}
             const double wp = W[p];
             const double f = rr > 0.0 ? wp / (rr * D2R * D2R) : 0.0;
             const double fx = f * dx, fy = f * dy, fz = f * dz;

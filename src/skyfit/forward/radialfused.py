@@ -105,7 +105,7 @@ class RadialCountsJac(_Base):
                               ae[at_pixel] * column], axis=1)
         return (x * mrow).sum(), (x[at_pixel] * column).sum(axis=1), d_total, d_at
 
-    def perform(self, node, inputs, outputs):
+    def perform(self, node, inputs, outputs, params=None):
         values = self.compute(float(inputs[0]), float(inputs[1]), *inputs[2:])
         for out, value in zip(outputs, values, strict=True):
             out[0] = np.asarray(value, float)
@@ -156,14 +156,14 @@ def _c_code(op, node, name, inputs, outputs, sub):
                  AZ = cos(lat_r) * D2R;
     const skyfit_v4d zero = skyfit_v4d{{0.0, 0.0, 0.0, 0.0}};
     constexpr npy_intp PART = 4 * (2 * NT4 + 2);  /* per run: sums, gF, gl, gb */
-    {radialcounts_c.chunks(op, "PART", release, fail)}
+    {radialcounts_c.chunks("PART", release, fail)}
     {radialcounts_c.RUN}
     /* the total's sum per plane and its derivatives (flux per plane; lon, lat) */
     skyfit_v4d sums[NT4], gF[NT4], gl = zero, gb = zero;
     for (npy_intp v = 0; v < NT4; ++v) sums[v] = gF[v] = zero;
     for (npy_intp p = P0; p < P1;) {{  /* pixel by pixel, as in RadialCounts */
         const npy_intp j = PIX[p];
-        for (; k < K1 && BINS[k] % NPIX < j; ++k) {{  /* no sub-pixel there */
+        for (; k < K1 && BP[k] < j; ++k) {{  /* no sub-pixel there */
             O[k] = 0.0;
             memset(JA + k * J, 0, J * sizeof(double));
         }}
@@ -171,7 +171,7 @@ def _c_code(op, node, name, inputs, outputs, sub):
         skyfit_v4d av[NT4], dl[NT4], db[NT4];
         for (npy_intp v = 0; v < NT4; ++v) av[v] = dl[v] = db[v] = zero;
         for (; p < P1 && PIX[p] == j; ++p) {{
-            {radialcounts_c.chord(op.nodes)}
+            {radialcounts_c.chord()}
             const double wp = W[p];
             const double f = rr > 0.0 ? wp / (rr * D2R * D2R) : 0.0;
             const double fl = f * (dx * LX + dy * LY),
@@ -204,8 +204,8 @@ def _c_code(op, node, name, inputs, outputs, sub):
             gl += dl[v] * m;
             gb += db[v] * m;
         }}
-        for (; k < K1 && BINS[k] % NPIX == j; ++k) {{
-            const double *__restrict__ dc = DC + (BINS[k] / NPIX) * 4 * NT4;
+        for (; k < K1 && BP[k] == j; ++k) {{
+            const double *__restrict__ dc = DC + BE[k] * 4 * NT4;
             double *__restrict__ row = JA + k * J;
             skyfit_v4d y = zero, yl = zero, yb = zero;
             for (npy_intp v = 0; v < NT4; ++v) {{
