@@ -196,7 +196,7 @@ class _Base(COp):
         return {**self.__dict__, "reference": None}
 
     def c_code_cache_version(self):
-        return (27, radialcounts_c.openmp(), radialcounts_c.vector_target())
+        return (28, radialcounts_c.openmp(), radialcounts_c.vector_target())
 
     def c_compile_args(self, **kwargs):
         return ["-fopenmp"] if radialcounts_c.openmp() else []
@@ -224,7 +224,7 @@ class _Base(COp):
         return radialcounts_c.function(self, node, name)
 
     def c_code(self, node, name, inputs, outputs, sub):
-        return radialcounts_c.call(node, name, inputs, outputs, sub)
+        return radialcounts_c.call(self, node, name, inputs, outputs, sub)
 
     def _inputs(self, lon, lat, flux, *consts):
         scalars = [pt.as_tensor_variable(v, dtype="float64") for v in (lon, lat)]

@@ -67,39 +67,45 @@ def vector_target() -> str:
     return "avx2,fma" if features.get("AVX2") and features.get("FMA3") else ""
 
 
+def _function_name(op, node) -> str:
+    n_t, n_e = node.inputs[6].type.shape[2], node.inputs[8].type.shape[1]
+    return f"skyfit_{type(op).__name__}_{n_t}_{n_e}"
+
+
 def function(op, node, name) -> str:
-    """The op's C code (``op.c_body``) as a function of its own, ``skyfit_<name>``,
-    compiled at ``-O3`` for :func:`vector_target`; inputs and outputs as PyTensor's
-    arrays, the work array by reference, the cutout's pixels, the spline's step and
-    intervals and the number of runs (the op's params: :func:`call`) as arguments;
-    returns nonzero with a Python error set."""
+    """The op's C code (``op.c_body``) as a function of its own, compiled at ``-O3`` for
+    :func:`vector_target`; inputs and outputs as PyTensor's arrays, the work array by
+    reference, the cutout's pixels, the spline's step and intervals and the number of
+    runs (the op's params: :func:`call`) as arguments; returns nonzero with a Python
+    error set. Its text depends only on the op's class and numbers of energy bins (not
+    on ``name``): a module of many such nodes (one per source) holds it once, and
+    PyTensor compiles it once for all the sources it serves."""
     n_in, n_out = len(node.inputs), len(node.outputs)
-    body = op.c_body(node, name, [f"in_{i}" for i in range(n_in)],
+    body = op.c_body(node, "apart", [f"in_{i}" for i in range(n_in)],
                      [f"(*out_{i})" for i in range(n_out)], {"fail": "return 1;"})
     params = ", ".join([*(f"PyArrayObject *in_{i}" for i in range(n_in)),
                         *(f"PyArrayObject **out_{i}" for i in range(n_out)),
-                        f"double *&work_{name}", f"size_t &cap_{name}",
+                        "double *&work_apart", "size_t &cap_apart",
                         "const npy_intp NPIX", "const double H", "const npy_intp NODES",
                         "const int CHUNKS"])
     target = vector_target()
     attribute = f'__attribute__((target("{target}")))' if target else ""
     return f"""
     SKYFIT_OPTIMISE {attribute}
-    static int skyfit_{name}({params}) {{
+    static int {_function_name(op, node)}({params}) {{
     {body}
     return 0;
     }}"""
 
 
-def call(node, name, inputs, outputs, sub) -> str:
+def call(op, node, name, inputs, outputs, sub) -> str:
     """The op's C code in PyTensor's function: a call of :func:`function`'s, with the
     op's geometry from its params (``ny, nx, h, nodes, chunks``) at run time, so that
-    the code is the same for every cutout and spline: PyTensor compiles it once per
-    numbers of energy bins and reuses the module for every source."""
+    the code is the same for every cutout and spline."""
     p = sub["params"]
     args = ", ".join([*inputs, *(f"&{o}" for o in outputs), f"work_{name}", f"cap_{name}",
                       f"{p}->ny * {p}->nx", f"{p}->h", f"{p}->nodes", f"(int){p}->chunks"])
-    return f"if (skyfit_{name}({args})) {{ {sub['fail']} }}"
+    return f"if ({_function_name(op, node)}({args})) {{ {sub['fail']} }}"
 
 
 def openmp() -> bool:
