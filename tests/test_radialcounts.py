@@ -4,6 +4,8 @@ gradients and Hessians."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -11,6 +13,7 @@ import pytest
 from pytensor.graph.traversal import io_toposort
 
 from skyfit.datasets.synthetic import synthetic_dataset
+from skyfit.forward import radialcounts_c
 from skyfit.forward.npred import DatasetPredictor
 from skyfit.forward.radialcounts import RadialCounts, RadialCountsGrad, SubPixels
 from skyfit.forward.radialfused import FUSE_TAG, RadialCountsJac
@@ -131,6 +134,38 @@ def test_runs_of_pixels(op, chunks):
     want = pytensor.function(list(inputs), outs, mode="FAST_COMPILE")(*point)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-13 * np.abs(w).max())
+
+
+_FORKED = {}  # the compiled function and its point, for the forked child
+
+
+def _in_child():
+    f, point = _FORKED["f"], _FORKED["point"]
+    return [np.asarray(v) for v in f(*point)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not radialcounts_c.openmp(),
+                    reason="needs fork() and a compiler with OpenMP")
+def test_a_forked_child_runs_the_loops():
+    """GNU OpenMP's threads do not survive fork(): a child process whose parent ran a
+    parallel region waited forever in its own first one (multiprocessing, PyMC's chains
+    after a fit). The child runs the runs on one thread, with the parent's numbers."""
+    import multiprocessing
+    import warnings
+
+    inputs, (total, _), _, _, point = _graphs("disk")
+    node = total.owner
+    outs = RadialCountsJac(**{**node.op._props_dict(), "chunks": 2})(*node.inputs)
+    f = pytensor.function(list(inputs), outs, mode="CVM")
+    want = f(*point)  # a parallel region of two threads in this process
+    _FORKED.update(f=f, point=point)
+    with warnings.catch_warnings():
+        # fork() of a threaded process: Python's warning, and JAX's where it was imported
+        warnings.simplefilter("ignore")
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            got = pool.apply_async(_in_child).get(timeout=60)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
 
 
 def test_fused_keeps_second_derivatives():

@@ -196,7 +196,7 @@ class _Base(COp):
         return {**self.__dict__, "reference": None}
 
     def c_code_cache_version(self):
-        return (28, radialcounts_c.openmp(), radialcounts_c.vector_target())
+        return (30, radialcounts_c.openmp(), radialcounts_c.vector_target())
 
     def c_compile_args(self, **kwargs):
         return ["-fopenmp"] if radialcounts_c.openmp() else []
@@ -210,6 +210,9 @@ class _Base(COp):
 
     def c_cleanup_code_struct(self, node, name):
         return f"free(work_{name});"
+
+    def c_init_code(self, **kwargs):
+        return ["SKYFIT_AT_FORK"]
 
     def c_headers(self, **kwargs):
         omp = ["<omp.h>"] if radialcounts_c.openmp() else []

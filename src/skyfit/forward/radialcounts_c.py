@@ -40,6 +40,17 @@ SUPPORT = """
             if (v < nv) { skyfit_st4(p, x); return; }
             for (int i = 0; i < 4; ++i) if (i < tt) p[i] = x[i]; }
         SKYFIT_INLINE double skyfit_hsum(skyfit_v4d x) { return x[0] + x[1] + x[2] + x[3]; }
+        /* GNU OpenMP's threads do not survive fork(): a child process (multiprocessing,
+           PyMC's chains) whose parent ran a parallel region waits for them forever.
+           The child runs its loops on one thread (SKYFIT_AT_FORK: the module's init) */
+        static int skyfit_forked = 0;
+        #if defined(_OPENMP) && !defined(_WIN32)
+        #include <pthread.h>
+        static void skyfit_in_child(void) { skyfit_forked = 1; }
+        #define SKYFIT_AT_FORK pthread_atfork(NULL, NULL, skyfit_in_child);
+        #else
+        #define SKYFIT_AT_FORK
+        #endif
         /* the loops' functions: optimised (GCC; clang has no per-function level) */
         #if defined(__GNUC__) && !defined(__clang__)
         #define SKYFIT_OPTIMISE __attribute__((optimize("O3"), noinline))
@@ -222,9 +233,10 @@ def chord() -> str:
 def chunks(part, release, fail):
     """Runs of whole pixels (with their bins) done apart, one per OpenMP thread where
     OpenMP is on (at least 4096 sub-pixels each; ``CHUNKS`` > 0 fixes their number),
-    in turn otherwise: ``nch`` of them, ``part`` doubles of partial sums each in
-    ``parts``, ``start(c)`` (first sub-pixel of run ``c``) and ``first_bin(p)`` (first
-    bin at or after sub-pixel ``p``'s pixel)."""
+    in turn otherwise and in a process forked from one that ran them (``RUN``):
+    ``nch`` of them, ``part`` doubles of partial sums each in ``parts``, ``start(c)``
+    (first sub-pixel of run ``c``) and ``first_bin(p)`` (first bin at or after
+    sub-pixel ``p``'s pixel)."""
     return f"""
     int nch = CHUNKS;
     if (nch <= 0) {{
@@ -253,7 +265,7 @@ def chunks(part, release, fail):
 
 
 RUN = """
-    #pragma omp parallel for schedule(static, 1) num_threads(nch)
+    #pragma omp parallel for schedule(static, 1) num_threads(skyfit_forked ? 1 : nch)
     for (int c = 0; c < nch; ++c) {
     const npy_intp P0 = start(c), P1 = start(c + 1);
     const npy_intp K1 = c == nch - 1 ? K : first_bin(P1);
