@@ -136,6 +136,18 @@ def test_runs_of_pixels(op, chunks):
         np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-13 * np.abs(w).max())
 
 
+def test_loops_compile_without_the_vector_target(monkeypatch):
+    """On CPUs without AVX2/FMA (or not x86) the loops' function has no ``target``
+    attribute: the same numbers from the compiler's default instruction set."""
+    monkeypatch.setattr(radialcounts_c, "vector_target", lambda: "")
+    inputs, (total, at), _, stat, point = _graphs("point-7-planes")
+    outs = [total, at, *pytensor.grad(stat(total, at), list(inputs[:3]))]
+    got = pytensor.function(list(inputs), outs, mode="CVM")(*point)
+    want = pytensor.function(list(inputs), outs, mode="FAST_COMPILE")(*point)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-13 * np.abs(w).max())
+
+
 _FORKED = {}  # the compiled function and its point, for the forked child
 
 
