@@ -340,7 +340,7 @@ class RadialCounts(_Base):
         return [*grads, *(DisconnectedType()() for _ in inputs[3:])]
 
     def c_body(self, node, name, inputs, outputs, sub):
-        return radialcounts_c.value_code(self, node, name, inputs, outputs, sub)
+        return radialcounts_c.value_code(node, name, inputs, outputs, sub)
 
 
 class RadialCountsGrad(_Base):
@@ -432,4 +432,4 @@ class RadialCountsGrad(_Base):
         return [*seconds[:3], *(DisconnectedType()() for _ in inputs[3:11]), *seconds[3:]]
 
     def c_body(self, node, name, inputs, outputs, sub):
-        return radialcounts_c.grad_code(self, node, name, inputs, outputs, sub)
+        return radialcounts_c.grad_code(node, name, inputs, outputs, sub)

@@ -1,8 +1,9 @@
 """The C code of :class:`~skyfit.forward.radialcounts.RadialCounts` and its gradient.
 
-Functions of the op (its props: cutout shape, spline step and nodes), its node (the
-numbers of energy bins, constants of the code) and PyTensor's names for inputs, outputs
-and the failure branch, returning the text PyTensor compiles. The loops run over four
+Functions of the node (the numbers of energy bins, constants of the code) and the names
+of inputs, outputs and the failure branch, returning the text compiled; the op's props
+(cutout shape, spline step and intervals, runs) are arguments at run time (:func:`call`),
+so the text is the same for every source. The loops run over four
 energy planes at a time (GCC vector extensions: the compiler left these short loops
 scalar; unaligned loads and stores) and pixel by pixel: the sub-pixels and the bins
 arrive sorted by pixel, so the value's and the fused op's loops split into runs of whole
@@ -137,7 +138,7 @@ def openmp() -> bool:
     return OpenMPOp.gxx_support_openmp
 
 
-def setup(op, node, inputs, sub, name):
+def setup(node, inputs, sub, name):
     """Contiguous views of the inputs, the source vector, the work arrays."""
     lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins = inputs[:11]
     fail = sub["fail"]
@@ -293,10 +294,10 @@ def vector_out(o, size, release, fail):
     }}"""
 
 
-def value_code(op, node, name, inputs, outputs, sub):
+def value_code(node, name, inputs, outputs, sub):
     """The C code of :class:`~skyfit.forward.radialcounts.RadialCounts`."""
     o_total, o_at = outputs
-    head, release = setup(op, node, inputs, sub, name)
+    head, release = setup(node, inputs, sub, name)
     fail = sub["fail"]
     return f"""
     {{
@@ -372,11 +373,11 @@ def value_code(op, node, name, inputs, outputs, sub):
     """
 
 
-def grad_code(op, node, name, inputs, outputs, sub):
+def grad_code(node, name, inputs, outputs, sub):
     """The C code of :class:`~skyfit.forward.radialcounts.RadialCountsGrad`."""
     o_lon, o_lat, o_flux = outputs
     g_total = inputs[11]
-    head, release = setup(op, node, inputs, sub, name)
+    head, release = setup(node, inputs, sub, name)
     fail = sub["fail"]
     return f"""
     {{

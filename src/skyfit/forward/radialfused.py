@@ -119,7 +119,7 @@ class RadialCountsJac(_Base):
                                   "differentiation; differentiate RadialCounts instead")
 
     def c_body(self, node, name, inputs, outputs, sub):
-        return _c_code(self, node, name, inputs, outputs, sub)
+        return _c_code(node, name, inputs, outputs, sub)
 
 
 def _matrix_out(o, rows, cols, release, fail):
@@ -133,12 +133,12 @@ def _matrix_out(o, rows, cols, release, fail):
     }}"""
 
 
-def _c_code(op, node, name, inputs, outputs, sub):
+def _c_code(node, name, inputs, outputs, sub):
     """The C code of :class:`RadialCountsJac`: the loops of
     ``RadialCounts`` carrying, per plane, the derivatives of each pixel's sum with
     respect to ``lon`` and ``lat``."""
     o_total, o_at, o_dtot, o_jac = outputs
-    head, release = radialcounts_c.setup(op, node, inputs, sub, name)
+    head, release = radialcounts_c.setup(node, inputs, sub, name)
     fail = sub["fail"]
     return f"""
     {{
