@@ -29,8 +29,11 @@ counts, and as many again for the gradient. A graph that needs the cube asks for
 bin (:meth:`skyfit.forward.npred.DatasetPredictor.npred`).
 
 The C loops run over four energy planes at a time (GCC vector extensions: the compiler
-left these short loops scalar) with the numbers of energy bins as constants of the code
-(one module per ``(T, E)``); the value's in runs of whole pixels, one per OpenMP thread.
+left these short loops scalar) with the numbers of energy bins as constants of the code;
+the cutout and the spline's step reach them at run time (the op's params), so PyTensor
+compiles them once per ``(T, E)``, as a function of their own at ``-O3`` for this CPU
+whatever the module around them (:func:`~skyfit.forward.radialcounts_c.function`). The
+value's loops go in runs of whole pixels, one per OpenMP thread.
 The statistic's C value+gradient function replaces the pair by one pass
 (:mod:`skyfit.forward.radialfused`).
 
