@@ -50,8 +50,9 @@ MAX_NODES = 250
 #: module per graph compiles again for every new set of free parameters, where per
 #: operation the modules already in the cache are reused. Galactic centre,
 #: configurations a, b, ad of validation/gc_fit.py (43, 53, 37 free) in a fresh cache:
-#: 28 + 10 + 4 s per operation, 14 + 30 + 10 s as one module each; the same speed (the
-#: radial sources' loops are compiled apart, for this CPU: radialcounts_c.function).
+#: 28 + 10 + 4 s per operation, 14 + 30 + 10 s as one module each (measured before the
+#: radial loops compiled once per numbers of energy bins); the same speed (those loops
+#: are compiled apart, for this CPU: radialcounts_c.function).
 MAX_CONSTANT_SIZE = 1_000_000
 
 
