@@ -13,6 +13,7 @@ pixels (:func:`chunks`), one per OpenMP thread.
 from __future__ import annotations
 
 import contextlib
+import functools
 import zlib
 from pathlib import Path
 
@@ -62,6 +63,7 @@ SUPPORT = """
         """
 
 
+@functools.cache
 def vector_target() -> str:
     """The instruction set the loops' functions are compiled for (a GCC/clang ``target``
     attribute), whatever the flags of the module around them: ``"avx2,fma"`` on x86-64
@@ -79,8 +81,14 @@ def vector_target() -> str:
     return "avx2,fma" if features.get("AVX2") and features.get("FMA3") else ""
 
 
+def energy_bins(node) -> tuple[int, int]:
+    """``(T, E)``: the numbers of true and reconstructed energy bins, from the static
+    shapes of the node's spline table and dispersion (constants of the code)."""
+    return node.inputs[6].type.shape[2], node.inputs[8].type.shape[1]
+
+
 def _function_name(op, node) -> str:
-    n_t, n_e = node.inputs[6].type.shape[2], node.inputs[8].type.shape[1]
+    n_t, n_e = energy_bins(node)
     return f"skyfit_{type(op).__name__}_{n_t}_{n_e}"
 
 
@@ -152,7 +160,7 @@ def setup(node, inputs, sub, name):
     ptrs = "\n".join(f"const {t} *{n} = (const {t}*)PyArray_DATA({n}_c);"
                      for n, t in zip(names, ctypes, strict=True))
     release = " ".join(f"Py_XDECREF({n}_c);" for n in names)
-    n_t, n_e = node.inputs[6].type.shape[2], node.inputs[8].type.shape[1]
+    n_t, n_e = energy_bins(node)
     return f"""
     {decl}
     {ptrs}
