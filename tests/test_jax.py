@@ -113,8 +113,9 @@ def _compare(datasets, models, exact: bool):
     hc, hj = c.hessian(theta, exact=exact), j.hessian(theta, exact=exact)
     if exact:
         np.testing.assert_allclose(hj, hc, rtol=RTOL)
-    else:  # forward differences (steps 1e-6) amplify the gradient's last digits ~1e6 times
-        assert np.abs(hj - hc).max() <= 10 * RTOL * np.abs(hc).max()
+    else:  # forward differences (steps 1e-6) amplify the gradient's last digits ~1e6 times:
+        # ~1e-9 of the largest entry (an amplitude's) from rounding alone
+        assert np.abs(hj - hc).max() <= 100 * RTOL * np.abs(hc).max()
     return j
 
 

@@ -4,7 +4,7 @@ Reference numbers: ``validation/reference/`` (made by ``validation/make_gammapy_
 and ``validation/make_bruteforce_cube.py``; see ``validation/README.md``). Gammapy puts a
 point source's flux on four pixels with bilinear weights before convolving with a PSF kernel;
 skyfit integrates the PSF profile over each pixel around the exact position. Where the two
-differ, skyfit is compared with a brute-force pixel integration (10 x 10 sub-pixels).
+differ, skyfit is compared with a brute-force pixel integration (40 x 40 sub-pixels).
 """
 
 from __future__ import annotations
@@ -63,10 +63,12 @@ def test_crab_npred_per_bin_against_bruteforce(crab):
 def test_crab_stat_against_gammapy_and_bruteforce(crab):
     bf = json.loads((REF / "bruteforce_crab.json").read_text())["crab_stored_models"]
     stat = crab.stat_sum()
-    # Gammapy's bilinear point-source placement costs 12.3 in Cash (brute force minus Gammapy)
-    assert abs(stat - bf["stat_with_bruteforce_points"]) < 1.0
+    # Gammapy's bilinear point-source placement costs 12.7 in Cash (brute force minus
+    # Gammapy); skyfit is within 0.19 of the brute force (its PSF a cubic spline in radius,
+    # the brute force's linear as Gammapy's; with 8 x 8 midpoints in the core box: 0.45)
+    assert abs(stat - bf["stat_with_bruteforce_points"]) < 0.4
     offset = bf["stat_difference_bruteforce_minus_gammapy"]
-    assert abs(stat - _ref("crab")["stat_sum"] - offset) < 1.0
+    assert abs(stat - _ref("crab")["stat_sum"] - offset) < 0.4
 
 
 def test_gc_npred_per_energy(gc):

@@ -2,7 +2,7 @@
 
 Writes ``reference/bruteforce_crab_cube.npz``: Gammapy's background npred plus the Crab
 point source computed without Gammapy's approximations (PSF profile integrated over
-10 x 10 sub-pixels around the exact position, exact spectral integral; see
+40 x 40 sub-pixels around the exact position, exact spectral integral; see
 ``make_gammapy_reference.bruteforce_point_npred``). Run with Gammapy 2.1 installed::
 
     .venv/bin/python validation/make_bruteforce_cube.py
@@ -20,6 +20,7 @@ sys.path.insert(0, str(HERE))
 
 from make_gammapy_reference import (  # noqa: E402
     DATA,
+    CRAB_NSUB,
     bruteforce_point_npred,
     load_dataset,
     provenance,
@@ -32,7 +33,7 @@ def main() -> None:
         ds = load_dataset(crab / "Fermi-LAT-3FHL_data_Fermi-LAT.fits", crab / models,
                           "Fermi-LAT")
         point = ds.models["Crab Nebula"]
-        cube, _ = bruteforce_point_npred(ds, point, nsub=10)
+        cube, _ = bruteforce_point_npred(ds, point, nsub=CRAB_NSUB)
         background = ds.npred_background().data
         np.savez_compressed(HERE / "reference" / f"bruteforce_{tag}_cube.npz",
                             point=cube.astype(np.float32),

@@ -24,6 +24,7 @@ from ..models.spatial.sphere import angular_separation
 from .batch import FixedSources, spectral_fluxes
 from .convolved import convolved_profile, is_round
 from .radial import RadialSpline
+from .quadrature import core_nodes
 from .response import bilinear, extended_true, make_cutout, point_true, psf_kernel
 
 __all__ = ["DatasetPredictor"]
@@ -174,11 +175,13 @@ class _SourcePlan:
         whole = self.position is None
         k = _oversampling(self.spatial, self.spline, pixel, radial)
         self.cut = make_cutout(geom, lon0 if not whole else 0.0, lat0 if not whole else 0.0,
-                               frame, psf_radius + size, k, full=whole)
+                               frame, psf_radius + size, k, full=whole,
+                               rule="gauss" if radial else "midpoint")
         self.core = None
         if self.cut is not None and radial:
-            self.core = _core_cutout(geom, lon0, lat0, frame, self.cut, self.spline, pixel,
-                                     size)
+            self.core = _core_cutout(geom, lon0, lat0, frame, self.cut, self.spline,
+                                     self.spline if self.profile is None else self.profile,
+                                     pixel, size)
         if self.cut is None:
             warnings.warn(f"source {component.name!r} at ({lon0:.3f}, {lat0:.3f}) {frame} is "
                           f"more than {psf_radius + size:.2f} deg outside dataset "
@@ -380,22 +383,23 @@ def _add_box(total, part, sy, sx):
     return total
 
 
-CORE_RADII = 4.0  # the fine-sampled core box reaches this many 68 % radii (smallest one)
-CORE_SAMPLES = 6.0  # sub-pixels per 68 % radius in the core
+CORE_RADII = 4.0  # the finely sampled core box reaches this many 68 % radii (smallest one)
 
 
-def _core_cutout(geom, lon0, lat0, frame, cut, spline, pixel, size=0.0):
+def _core_cutout(geom, lon0, lat0, frame, cut, spline, profile, pixel, size=0.0):
     """A finely sampled box around a point source's PSF core (or a round source of
-    radius ``size`` deg and its PSF-smoothed edge), carved out of ``cut``.
+    radius ``size`` deg and its PSF-smoothed edge), carved out of ``cut``: Gauss-Legendre
+    nodes per pixel, as many as the ``profile`` (the PSF, or the round source's profile
+    after it) needs there (:func:`~skyfit.forward.quadrature.core_nodes`).
 
     The pixels of the core box get zero weight in the coarse cutout, so each pixel is
     integrated once: finely where the PSF is steep, coarsely in the wings.
     """
-    k = int(np.clip(np.ceil(CORE_SAMPLES * pixel / max(spline.core_radius, 1e-6)), 1, 16))
+    reach = size + CORE_RADII * spline.core_radius
+    k = core_nodes(profile, pixel, size + 2.0 * spline.core_radius)
     if k <= cut.k:
         return None
-    core = make_cutout(geom, lon0, lat0, frame, size + CORE_RADII * spline.core_radius, k,
-                       within=cut.slices)
+    core = make_cutout(geom, lon0, lat0, frame, reach, k, within=cut.slices, rule="gauss")
     if core is None:
         return None
     sy = slice(core.slices[0].start - cut.slices[0].start,

@@ -29,7 +29,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Cutout:
-    """A box of dataset pixels, sampled ``k x k`` times per pixel, in a model's frame.
+    """A box of dataset pixels, sampled at ``k x k`` nodes per pixel (placed by ``rule``,
+    see :meth:`~skyfit.maps.WcsGeom.pixel_grid`), in a model's frame.
 
     Examples
     --------
@@ -44,12 +45,15 @@ class Cutout:
     k: int
     lon: np.ndarray  # (ny*k, nx*k) deg, model frame
     lat: np.ndarray
-    solid_angle: np.ndarray  # (ny*k, nx*k) sr
+    solid_angle: np.ndarray  # (ny*k, nx*k) sr: each node's weight
+    rule: str = "midpoint"
 
 
 def make_cutout(geom: WcsGeom, lon: float, lat: float, frame: str, radius: float,
-                k: int = 1, full: bool = False, within=None) -> Cutout | None:
-    """The cutout of ``geom`` within ``radius`` deg of (lon, lat), or None if outside.
+                k: int = 1, full: bool = False, within=None, rule: str = "midpoint"
+                ) -> Cutout | None:
+    """The cutout of ``geom`` within ``radius`` deg of (lon, lat), or None if outside,
+    with ``k x k`` nodes per pixel placed by ``rule`` (``"midpoint"``, ``"gauss"``).
 
     ``full``: the whole map; ``within``: (y, x) slices the cutout is clipped to.
 
@@ -74,8 +78,9 @@ def make_cutout(geom: WcsGeom, lon: float, lat: float, frame: str, radius: float
         if any(sl.stop <= sl.start for sl in slices):
             return None
     sub = geom.cutout(slices)
-    lon_s, lat_s = sub.get_coord(frame=frame, oversample=k)
-    return Cutout(slices, (sub.npix[1], sub.npix[0]), k, lon_s, lat_s, sub.solid_angle(k))
+    lon_s, lat_s = sub.get_coord(frame=frame, oversample=k, rule=rule)
+    return Cutout(slices, (sub.npix[1], sub.npix[0]), k, lon_s, lat_s,
+                  sub.solid_angle(k, rule), rule)
 
 
 def bin_subpixels(x, k: int, shape: tuple[int, int]):

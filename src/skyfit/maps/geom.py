@@ -9,7 +9,7 @@ from astropy.wcs import WCS
 
 from .axis import MapAxis
 
-__all__ = ["WcsGeom", "frame_of_wcs", "transform_coords"]
+__all__ = ["WcsGeom", "frame_of_wcs", "pixel_nodes", "transform_coords"]
 
 _FRAMES = {"GLON": "galactic", "RA--": "icrs", "RA": "icrs"}
 
@@ -48,6 +48,29 @@ def transform_coords(lon, lat, frame_from: str, frame_to: str):
     c = SkyCoord(lon, lat, unit="deg", frame=frame_from).transform_to(frame_to)
     sph = c.spherical
     return sph.lon.deg, sph.lat.deg
+
+def pixel_nodes(k: int, rule: str = "midpoint") -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets, weights)`` of ``k`` nodes across a pixel: offsets in pixels from its
+    centre (within +-0.5), weights summing to 1; ``rule`` ``"midpoint"`` (evenly spaced
+    sub-pixel centres) or ``"gauss"`` (Gauss-Legendre).
+
+    Examples
+    --------
+    >>> pixel_nodes(2)[0].tolist()
+    [-0.25, 0.25]
+    >>> x, w = pixel_nodes(2, "gauss")
+    >>> [round(float(v), 4) for v in x], w.tolist()
+    ([-0.2887, 0.2887], [0.5, 0.5])
+    """
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"need at least one node per pixel side, got {k}")
+    if rule == "midpoint":
+        return (np.arange(k) + 0.5) / k - 0.5, np.full(k, 1.0 / k)
+    if rule == "gauss":
+        x, w = np.polynomial.legendre.leggauss(k)
+        return 0.5 * x, 0.5 * w
+    raise ValueError(f"unknown quadrature rule {rule!r}: use 'midpoint' or 'gauss'")
 
 
 class WcsGeom:
@@ -137,17 +160,21 @@ class WcsGeom:
                                 atol=atol))
 
     # -- coordinates -------------------------------------------------------------------
-    def pixel_grid(self, oversample: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """0-based pixel coordinates (x, y) of pixel (or sub-pixel) centres, shape (ny*k, nx*k)."""
-        k = int(oversample)
-        offs = (np.arange(k) + 0.5) / k - 0.5
+    def pixel_grid(self, oversample: int = 1, rule: str = "midpoint"
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """0-based pixel coordinates (x, y) of pixel centres, or of ``oversample`` x
+        ``oversample`` nodes per pixel placed by ``rule`` (``"midpoint"``: sub-pixel
+        centres, ``"gauss"``: Gauss-Legendre nodes), shape (ny*k, nx*k)."""
+        offs, _ = pixel_nodes(oversample, rule)
         x = (np.arange(self.npix[0])[:, None] + offs[None, :]).ravel()
         y = (np.arange(self.npix[1])[:, None] + offs[None, :]).ravel()
         return np.meshgrid(x, y)
 
-    def get_coord(self, frame: str | None = None, oversample: int = 1):
-        """lon, lat (deg) of pixel (or sub-pixel) centres in ``frame`` (default: the geom's)."""
-        x, y = self.pixel_grid(oversample)
+    def get_coord(self, frame: str | None = None, oversample: int = 1,
+                  rule: str = "midpoint"):
+        """lon, lat (deg) of pixel centres (or of the nodes of :meth:`pixel_grid`) in
+        ``frame`` (default: the geom's)."""
+        x, y = self.pixel_grid(oversample, rule)
         lon, lat = self.wcs.wcs_pix2world(x, y, 0)
         return transform_coords(lon, lat, self.frame, frame or self.frame)
 
@@ -157,13 +184,34 @@ class WcsGeom:
         x, y = self.wcs.wcs_world2pix(np.atleast_1d(lon), np.atleast_1d(lat), 0)
         return x, y
 
-    def solid_angle(self, oversample: int = 1) -> np.ndarray:
-        """Solid angle (sr) of each pixel (or sub-pixel), from its four corners on the sphere.
+    def solid_angle(self, oversample: int = 1, rule: str = "midpoint") -> np.ndarray:
+        """Solid angle (sr) of each pixel (or sub-pixel), from its four corners on the
+        sphere; with ``rule="gauss"`` the weights (sr) of the Gauss-Legendre nodes of
+        :meth:`pixel_grid`, which sum to each pixel's solid angle.
 
         Each pixel is split into two spherical triangles whose areas follow from
         Van Oosterom & Strackee (1983): ``tan(Omega/2) = |a.(b x c)| / (1 + a.b + b.c + c.a)``.
+        A pixel's solid angle is shared among its nodes by the rule's weights times the
+        projection's area scale at each node, ``|dv/dx x dv/dy|`` (``v``: unit vector).
+
+        Examples
+        --------
+        >>> geom = WcsGeom.create((0, 60), frame="galactic", binsz=1.0, npix=(2, 1))
+        >>> nodes = geom.solid_angle(3, rule="gauss")
+        >>> nodes.shape, bool(np.allclose(nodes.reshape(3, 2, 3).sum(axis=(0, 2)),
+        ...                               geom.solid_angle().ravel()))
+        ((3, 6), True)
         """
         k = int(oversample)
+        if rule == "gauss" and k > 1:
+            _, w = pixel_nodes(k, rule)
+            scale = self._area_scale(*self.pixel_grid(k, rule))
+            ny, nx = self.npix[1], self.npix[0]
+            share = (scale * np.tile(w, ny)[:, None] * np.tile(w, nx)[None, :]
+                     ).reshape(ny, k, nx, k)
+            share /= share.sum(axis=(1, 3), keepdims=True)
+            pixel = self.solid_angle()
+            return (share * pixel[:, None, :, None]).reshape(ny * k, nx * k)
         xe = np.arange(self.npix[0] * k + 1) / k - 0.5
         ye = np.arange(self.npix[1] * k + 1) / k - 0.5
         xx, yy = np.meshgrid(xe, ye)
@@ -171,6 +219,15 @@ class WcsGeom:
         v = _unit_vectors(lon, lat)
         a, b, c, d = v[:-1, :-1], v[:-1, 1:], v[1:, 1:], v[1:, :-1]
         return _triangle(a, b, c) + _triangle(a, c, d)
+
+    def _area_scale(self, x, y, step: float = 1e-3) -> np.ndarray:
+        """``|dv/dx x dv/dy|`` (sr per pixel area) at pixel coordinates ``(x, y)``."""
+        def v(dx, dy):
+            return _unit_vectors(*self.wcs.wcs_pix2world(x + dx, y + dy, 0))
+
+        ddx = v(step, 0) - v(-step, 0)
+        ddy = v(0, step) - v(0, -step)
+        return np.linalg.norm(np.cross(ddx, ddy), axis=-1) / (4 * step**2)
 
     def cutout_slices(self, lon: float, lat: float, frame: str, radius: float):
         """Pixel slices (y, x) of the box of half-width ``radius`` deg around a position.
