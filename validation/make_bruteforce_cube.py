@@ -19,8 +19,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from make_gammapy_reference import (  # noqa: E402
-    DATA,
     CRAB_NSUB,
+    DATA,
     bruteforce_point_npred,
     load_dataset,
     provenance,

@@ -23,8 +23,8 @@ from ..models.sky import FoVBackgroundModel
 from ..models.spatial.sphere import angular_separation
 from .batch import FixedSources, spectral_fluxes
 from .convolved import convolved_profile, is_round
-from .radial import RadialSpline
 from .quadrature import core_nodes
+from .radial import RadialSpline
 from .response import bilinear, extended_true, make_cutout, point_true, psf_kernel
 
 __all__ = ["DatasetPredictor"]
