@@ -7,13 +7,15 @@ import numpy as np
 import pytest
 
 from skyfit.datasets import MapDataset
+from skyfit.datasets.synthetic import synthetic_dataset
 from skyfit.forward.npred import DatasetPredictor
 from skyfit.forward.quadrature import QUADRATURE_TOLERANCE, core_nodes
 from skyfit.forward.radial import RadialSpline
 from skyfit.forward.response import make_cutout, point_true
 from skyfit.maps import WcsGeom
 from skyfit.maps.geom import pixel_nodes
-from skyfit.models import Models
+from skyfit.models import Models, PointSpatialModel, PowerLawSpectralModel, SkyModel
+from skyfit.models.spatial.sphere import angular_separation
 
 
 @pytest.mark.parametrize("rule", ["midpoint", "gauss"])
@@ -119,3 +121,30 @@ def test_real_psf_cores_within_the_tolerance(case, crab_dir, gc_dir):
         ref = point_true(lon, lat, reference, source.spline, expo)
         error = np.abs(got - ref).max(axis=(1, 2)) / ref.max(axis=(1, 2))
         assert error.max() < 1.5 * QUADRATURE_TOLERANCE, error
+
+
+def test_a_point_sources_box_drops_only_corners_beyond_its_psf():
+    """The coarse box's nodes beyond the PSF's reach (zero there at the start) get no
+    weight; the rest keep theirs, and the counts at the start do not change."""
+    ds = synthetic_dataset(npix=(80, 80), binsz=0.05, energy_edges=[0.3, 1.0, 3.0],
+                           energy_true_edges=[0.2, 0.6, 2.0, 6.0])
+    spatial = PointSpatialModel(lon_0=0.02, lat_0=-0.01, frame="galactic")
+    models = Models([SkyModel(spatial, PowerLawSpectralModel(), name="src")])
+    plan = DatasetPredictor(ds, models, lambda par: par.name in ("lon_0", "lat_0"))
+    source = plan.sources[0]
+    cut = source.cut
+    d2r = np.pi / 180
+    sep = angular_separation(0.02 * d2r, -0.01 * d2r, cut.lon * d2r, cut.lat * d2r) / d2r
+    beyond = sep > source.spline.r_max
+    assert beyond.any() and np.all(cut.solid_angle[beyond] == 0)
+    full = make_cutout(ds.counts.geom, 0.02, -0.01, "galactic", 0.0, cut.k,
+                       within=cut.slices, full=True, rule=cut.rule)
+    assert np.all(cut.solid_angle[~beyond & (cut.solid_angle > 0)]
+                  == full.solid_angle[~beyond & (cut.solid_angle > 0)])
+    expo = np.ones(source.spline.a.shape[0])
+    core, (sy, sx) = source.core
+    kept = point_true(0.02, -0.01, cut, source.spline, expo)
+    kept[:, sy, sx] += point_true(0.02, -0.01, core, source.spline, expo)
+    everything = point_true(0.02, -0.01, full, source.spline, expo)
+    everything[:, sy, sx] = kept[:, sy, sx]  # the core box, sampled the same in both
+    np.testing.assert_array_equal(kept, everything)

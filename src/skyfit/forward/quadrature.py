@@ -7,11 +7,11 @@ with ``rule="gauss"``). Gauss-Legendre nodes integrate smooth profiles far bette
 as many evenly spaced ones (on the Fermi-LAT Galactic-centre disks, 3 x 3 nodes are ~5x
 closer to a brute force than 4 x 4 midpoints); a PSF's sharp peak needs more of them.
 :func:`core_nodes` takes the fewest that meet a tolerance on the profile at hand, with
-the source at several places in its pixel, against a 16 x 16-node reference on a flat
+the source at several places in its pixel, against a 12 x 12-node reference on a flat
 sky:
 
 .. math::
-    \max_{t,\,j} \frac{|I^{(m)}_{tj} - I^{(16)}_{tj}|}{\max_j I^{(16)}_{tj}} \le
+    \max_{t,\,j} \frac{|I^{(m)}_{tj} - I^{(12)}_{tj}|}{\max_j I^{(12)}_{tj}} \le
     \mathrm{tol}, \qquad I^{(m)}_{tj} = a^2 \sum_{u,v=1}^{m} w_u w_v\,
     S_t\big(|x_j + a\,(\xi_u, \xi_v) - s|\big),
 
@@ -30,7 +30,7 @@ __all__ = ["QUADRATURE_TOLERANCE", "core_nodes"]
 #: the largest error of a pixel's integral allowed, as a fraction of the plane's
 #: brightest pixel (the source anywhere in its pixel)
 QUADRATURE_TOLERANCE = 5e-3
-_REFERENCE_NODES = 16
+_REFERENCE_NODES = 12
 #: where in its pixel the source is put to test a rule (pixel units from the centre)
 _PLACES = ((0.0, 0.0), (0.5, 0.0), (0.5, 0.5), (0.3, 0.1))
 
