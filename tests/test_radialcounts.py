@@ -317,12 +317,9 @@ def test_no_reference_no_second_derivative():
 def test_subpixels_keep_weight_sorted_by_pixel():
     plan, _ = _plan("point")
     boxes = [(plan.cut, (0, 0))]
-    if plan.core is not None:
-        core, (sy, sx) = plan.core
-        boxes.append((core, (sy.start, sx.start)))
+    boxes += [(core, (sy.start, sx.start)) for core, (sy, sx) in plan.cores]
     sub = SubPixels(boxes, plan.cut.shape)
-    total = plan.cut.solid_angle.sum() + (plan.core[0].solid_angle.sum()
-                                          if plan.core is not None else 0.0)
+    total = sum(box.solid_angle.sum() for box, _ in boxes)
     assert sub.w.sum() == pytest.approx(total, rel=1e-12)
     assert np.all(sub.w > 0) and np.all(np.diff(sub.pix) >= 0)
     np.testing.assert_allclose(np.linalg.norm(sub.xyz, axis=0), 1.0, rtol=1e-12)

@@ -177,10 +177,10 @@ class _SourcePlan:
         self.cut = make_cutout(geom, lon0 if not whole else 0.0, lat0 if not whole else 0.0,
                                frame, psf_radius + size, k, full=whole,
                                rule="gauss" if radial else "midpoint")
-        self.core = None
+        self.cores = []
         if self.cut is not None and radial:
             profile = self.spline if self.profile is None else self.profile
-            self.core = _core_cutout(geom, lon0, lat0, frame, self.cut, self.spline, profile,
+            self.cores = _core_boxes(geom, lon0, lat0, frame, self.cut, self.spline, profile,
                                      pixel, size)
             if not whole and profile is not None:
                 _drop_corners(self.cut, lon0, lat0, profile.r_max)
@@ -201,7 +201,7 @@ class _SourcePlan:
         self.reach = None  # (lon, lat, radius): where a free source must stay
         if self.free_spatial and not radial and not whole:
             self._shape_box(geom, lon0, lat0, frame, pixel)
-        elif self.free_spatial and self.core is not None:  # its peak stays in the core box
+        elif self.free_spatial and self.cores:  # its peak stays in the core boxes
             self.reach = (lon0, lat0, size + (CORE_RADII - 1.0) * self.spline.core_radius)
         self.fixed = None
         self._subpixels = None  # of a free radial source: built on first use
@@ -253,8 +253,7 @@ class _SourcePlan:
     def _radial_true(self, lon, lat):
         spline, expo = self._radial_profile()
         true = point_true(lon, lat, self.cut, spline, expo)
-        if self.core is not None:
-            core, (sy, sx) = self.core
+        for core, (sy, sx) in self.cores:
             inner = point_true(lon, lat, core, spline,
                                expo[:, sy, sx] if expo.ndim == 3 else expo)
             true = _add_box(true, inner, sy, sx)
@@ -285,9 +284,7 @@ class _SourcePlan:
 
         if self._subpixels is None:  # the cutout's and the core box's, once
             boxes = [(self.cut, (0, 0))]
-            if self.core is not None:
-                core, (sy, sx) = self.core
-                boxes.append((core, (sy.start, sx.start)))
+            boxes += [(core, (sy.start, sx.start)) for core, (sy, sx) in self.cores]
             self._subpixels = SubPixels(boxes, self.cut.shape)
         pars = self.spatial.canonical_values({p.name: value_of(p)
                                               for p in self.spatial.parameters})
@@ -385,32 +382,48 @@ def _add_box(total, part, sy, sx):
     return total
 
 
-CORE_RADII = 4.0  # the finely sampled core box reaches this many 68 % radii (smallest one)
+MOVE_RADII = 2.0  # the boxes' nodes meet the tolerance with the source this far from its
+# start (in 68 % radii, the smallest one); a free source is planned again beyond 3
+CORE_RADII = 2.0 + MOVE_RADII  # the finely sampled boxes reach this many 68 % radii
 
 
-def _core_cutout(geom, lon0, lat0, frame, cut, spline, profile, pixel, size=0.0):
-    """A finely sampled box around a point source's PSF core (or a round source of
-    radius ``size`` deg and its PSF-smoothed edge), carved out of ``cut``: Gauss-Legendre
-    nodes per pixel, as many as the ``profile`` (the PSF, or the round source's profile
-    after it) needs there (:func:`~skyfit.forward.quadrature.core_nodes`).
+def _core_boxes(geom, lon0, lat0, frame, cut, spline, profile, pixel, size=0.0):
+    """Finely sampled boxes around a point source's PSF core (or a round source of
+    radius ``size`` deg and its PSF-smoothed edge), each carved out of the one around
+    it (the coarse ``cut`` first): ``[(box, (sy, sx))]``, slices in ``cut``'s pixels.
 
-    The pixels of the core box get zero weight in the coarse cutout, so each pixel is
-    integrated once: finely where the PSF is steep, coarsely in the wings.
+    With ``r`` the smallest 68 % radius, the pixels within ``size + r`` of the source,
+    and those between ``size + r`` and ``size + 2 r``, get as many Gauss-Legendre nodes
+    as the ``profile`` (the PSF, or the round source's profile after it) needs there
+    (:func:`~skyfit.forward.quadrature.core_nodes`); the boxes reach ``MOVE_RADII``
+    radii further, so that this holds while the source moves that far.
+    The nodes of a box's pixels get zero weight in the box around it: each pixel is
+    integrated once, finely where the profile is steep, coarsely in the wings.
     """
-    reach = size + CORE_RADII * spline.core_radius
-    k = core_nodes(profile, pixel, size + 2.0 * spline.core_radius)
-    if k <= cut.k:
-        return None
-    core = make_cutout(geom, lon0, lat0, frame, reach, k, within=cut.slices, rule="gauss")
-    if core is None:
-        return None
-    sy = slice(core.slices[0].start - cut.slices[0].start,
-               core.slices[0].stop - cut.slices[0].start)
-    sx = slice(core.slices[1].start - cut.slices[1].start,
-               core.slices[1].stop - cut.slices[1].start)
-    kc = cut.k
-    cut.solid_angle[sy.start * kc:sy.stop * kc, sx.start * kc:sx.stop * kc] = 0.0
-    return core, (sy, sx)
+    r68 = spline.core_radius
+    steep, slope = core_nodes(profile, pixel, [(0.0, size + r68),
+                                               (size + r68, size + 2.0 * r68)])
+    levels = [(size + CORE_RADII * r68, slope), (size + (CORE_RADII - 1.0) * r68, steep)]
+    boxes, parent = [], cut
+    for radius, k in levels:
+        if k <= parent.k:
+            continue
+        box = make_cutout(geom, lon0, lat0, frame, radius, k, within=parent.slices,
+                          rule="gauss")
+        if box is None:
+            continue
+        _carve(parent, box)
+        boxes.append((box, tuple(slice(b.start - c.start, b.stop - c.start)
+                                 for b, c in zip(box.slices, cut.slices, strict=True))))
+        parent = box
+    return boxes
+
+
+def _carve(outer, inner) -> None:
+    """Zero the weights of ``outer``'s nodes in ``inner``'s pixels."""
+    (sy, sx), (oy, ox), k = inner.slices, outer.slices, outer.k
+    outer.solid_angle[(sy.start - oy.start) * k:(sy.stop - oy.start) * k,
+                      (sx.start - ox.start) * k:(sx.stop - ox.start) * k] = 0.0
 
 
 def _drop_corners(cut, lon0, lat0, radius) -> None:
@@ -429,7 +442,7 @@ def _oversampling(spatial, spline, pixel: float, radial: bool) -> int:
     if radial:
         if spline is None:
             return 1
-        # the core box (see _core_cutout) samples the core finely; outside it, beyond
+        # the core boxes (see _core_boxes) sample the core finely; outside them, beyond
         # CORE_RADII 68 % radii, the profile changes on the scale of the radius itself
         core = spline.core_radius
         return int(np.clip(np.ceil(3 * pixel / (CORE_RADII * max(core, 1e-6))), 1, 8))

@@ -56,32 +56,43 @@ def _pixel_integrals(spline, pixel: float, centres, place, m: int) -> np.ndarray
     return np.einsum("tnab,a,b->tn", values, w, w) * pixel**2
 
 
-def core_nodes(spline, pixel: float, reach: float, tol: float = QUADRATURE_TOLERANCE,
-               most: int = 12) -> int:
-    """The fewest Gauss-Legendre nodes per pixel side (at most ``most``) whose pixel
-    integrals of every profile of ``spline`` (:class:`~skyfit.forward.radial.
-    RadialSpline`, radii in deg) are within ``tol`` of each plane's brightest pixel,
-    wherever the source is in its pixel of ``pixel`` deg, on the pixels within ``reach``
-    deg of it (where the profile is steep).
+def core_nodes(spline, pixel: float, bands, tol: float = QUADRATURE_TOLERANCE,
+               most: int = 12) -> list[int]:
+    """For each band ``(near, far)`` of distances (deg) from the source, the fewest
+    Gauss-Legendre nodes per pixel side (at most ``most``) whose integrals of every
+    profile of ``spline`` (:class:`~skyfit.forward.radial.RadialSpline`, radii in deg)
+    over the band's pixels (of ``pixel`` deg) are within ``tol`` of the plane's
+    brightest pixel, wherever the source is in its own pixel.
 
     Examples
     --------
-    A Gaussian PSF of 0.1 deg on 0.05 deg pixels needs 2 x 2 nodes per pixel, one of
-    0.01 deg (a fifth of a pixel) needs more:
+    A Gaussian PSF of 0.1 deg on 0.05 deg pixels needs 2 x 2 nodes per pixel near its
+    peak and one beyond two widths; one of 0.01 deg (a fifth of a pixel) needs more:
 
     >>> from skyfit.forward.radial import RadialSpline
     >>> rad = np.linspace(0, 1, 401)
     >>> gauss = lambda s: RadialSpline(rad, np.exp(-0.5 * (rad / s) ** 2)[None], 1.0)
-    >>> core_nodes(gauss(0.1), 0.05, 0.2), core_nodes(gauss(0.01), 0.05, 0.02)
-    (2, 5)
+    >>> core_nodes(gauss(0.1), 0.05, [(0.0, 0.1), (0.2, 0.4)])
+    [2, 1]
+    >>> core_nodes(gauss(0.01), 0.05, [(0.0, 0.02)])
+    [5]
     """
-    centres = _test_pixels(int(np.ceil(reach / pixel)) + 1)
+    far = max(b for _, b in bands)
+    centres = _test_pixels(int(np.ceil(far / pixel)) + 1)
+    distance = np.hypot(centres[:, 0], centres[:, 1]) * pixel
     reference = [_pixel_integrals(spline, pixel, centres, p, _REFERENCE_NODES)
                  for p in _PLACES]
-    for m in range(1, most + 1):
-        worst = max(float(np.max(np.abs(_pixel_integrals(spline, pixel, centres, p, m) - ref)
-                                 / np.maximum(ref.max(axis=1, keepdims=True), 1e-300)))
-                    for p, ref in zip(_PLACES, reference, strict=True))
-        if worst <= tol:
-            return m
-    return most
+    peaks = [np.maximum(ref.max(axis=1, keepdims=True), 1e-300) for ref in reference]
+    nodes = []
+    for near, far in bands:
+        # a pixel's centre within half a pixel of the band: the source moves in its pixel
+        inside = (distance >= near - 0.5 * pixel) & (distance <= far + 0.5 * pixel)
+
+        def worst(m, inside=inside):
+            return max(float(np.max(np.abs(_pixel_integrals(spline, pixel, centres[inside],
+                                                            p, m) - ref[:, inside]) / peak))
+                       for p, ref, peak in zip(_PLACES, reference, peaks, strict=True))
+
+        nodes.append(next((m for m in range(1, most + 1) if worst(m) <= tol), most)
+                     if inside.any() else 1)
+    return nodes
