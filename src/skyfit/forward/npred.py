@@ -182,7 +182,7 @@ class _SourcePlan:
             profile = self.spline if self.profile is None else self.profile
             self.cores = _core_boxes(geom, lon0, lat0, frame, self.cut, self.spline, profile,
                                      pixel, size)
-            if not whole and profile is not None:
+            if not whole:
                 _drop_corners(self.cut, lon0, lat0, profile.r_max)
         if self.cut is None:
             warnings.warn(f"source {component.name!r} at ({lon0:.3f}, {lat0:.3f}) {frame} is "

@@ -5,18 +5,22 @@ A point source's PSF (or a round source's profile after it) is integrated over e
 pixel by a product rule of ``m x m`` nodes (:meth:`~skyfit.maps.WcsGeom.pixel_grid`
 with ``rule="gauss"``). Gauss-Legendre nodes integrate smooth profiles far better than
 as many evenly spaced ones (on the Fermi-LAT Galactic-centre disks, 3 x 3 nodes are ~5x
-closer to a brute force than 4 x 4 midpoints); a PSF's sharp peak needs more of them.
-:func:`core_nodes` takes the fewest that meet a tolerance on the profile at hand, with
-the source at several places in its pixel, against a 12 x 12-node reference on a flat
-sky:
+closer to 16 x 16 nodes than 4 x 4 midpoints are); a PSF's sharp peak needs more of them.
+:func:`core_nodes` takes the fewest that meet a tolerance on the profile at hand, per
+band of distance from the source (near the peak, on its flanks), with the source at
+several places in its pixel, against a 12 x 12-node reference on a flat sky:
 
 .. math::
-    \max_{t,\,j} \frac{|I^{(m)}_{tj} - I^{(12)}_{tj}|}{\max_j I^{(12)}_{tj}} \le
+    \max_{t,\,j} \frac{|I^{(m)}_{tj} - I^{(12)}_{tj}|}{\max_k I^{(12)}_{tk}} \le
     \mathrm{tol}, \qquad I^{(m)}_{tj} = a^2 \sum_{u,v=1}^{m} w_u w_v\,
     S_t\big(|x_j + a\,(\xi_u, \xi_v) - s|\big),
 
 with :math:`a` the pixel size, :math:`(\xi, w)` the rule's nodes and weights on the
-unit interval centred on 0, and :math:`S_t` the profile of energy plane :math:`t`.
+unit interval centred on 0, :math:`S_t` the profile of energy plane :math:`t`, and
+:math:`j` the band's pixels, :math:`k` all pixels tested (three rows and three
+diagonals through the source's pixel).
+The forward model (:mod:`skyfit.forward.npred`) samples each band's pixels, in boxes
+large enough for the source to move, with the nodes found here.
 """
 
 from __future__ import annotations
