@@ -173,15 +173,17 @@ class _SourcePlan:
         radial = self.spatial.is_point or self.profile is not None
         pixel = float(geom.pixel_scales.min())
         whole = self.position is None
-        k = _oversampling(self.spatial, self.spline, pixel, radial)
+        profile = self.spline if self.profile is None else self.profile
+        # radial: Gauss-Legendre nodes per pixel near the peak, on its flanks, in the wings
+        nodes = _radial_nodes(profile, self.spline.core_radius, pixel, size) if radial else None
+        k = nodes[-1] if radial else _oversampling(self.spatial, pixel)
         self.cut = make_cutout(geom, lon0 if not whole else 0.0, lat0 if not whole else 0.0,
                                frame, psf_radius + size, k, full=whole,
                                rule="gauss" if radial else "midpoint")
         self.cores = []
         if self.cut is not None and radial:
-            profile = self.spline if self.profile is None else self.profile
-            self.cores = _core_boxes(geom, lon0, lat0, frame, self.cut, self.spline, profile,
-                                     pixel, size)
+            self.cores = _core_boxes(geom, lon0, lat0, frame, self.cut, nodes[:2],
+                                     self.spline.core_radius, size)
             if not whole:
                 _drop_corners(self.cut, lon0, lat0, profile.r_max)
         if self.cut is None:
@@ -387,22 +389,29 @@ MOVE_RADII = 2.0  # the boxes' nodes meet the tolerance with the source this far
 CORE_RADII = 2.0 + MOVE_RADII  # the finely sampled boxes reach this many 68 % radii
 
 
-def _core_boxes(geom, lon0, lat0, frame, cut, spline, profile, pixel, size=0.0):
+def _radial_nodes(profile, r68, pixel, size=0.0) -> list[int]:
+    """Gauss-Legendre nodes per pixel side that keep a radial source's pixels within
+    the tolerance (:func:`~skyfit.forward.quadrature.core_nodes`): within ``size + r68``
+    deg of the source, between ``size + r68`` and ``size + 2 r68``, and beyond (tested
+    to ``size + 3 r68``; the profile flattens further out). ``r68``: the PSF's smallest
+    68 % radius, ``profile``: the PSF, or the round source's profile after it."""
+    return core_nodes(profile, pixel, [(0.0, size + r68), (size + r68, size + 2.0 * r68),
+                                       (size + 2.0 * r68, size + 3.0 * r68)])
+
+
+def _core_boxes(geom, lon0, lat0, frame, cut, nodes, r68, size=0.0):
     """Finely sampled boxes around a point source's PSF core (or a round source of
     radius ``size`` deg and its PSF-smoothed edge), each carved out of the one around
     it (the coarse ``cut`` first): ``[(box, (sy, sx))]``, slices in ``cut``'s pixels.
 
-    With ``r`` the smallest 68 % radius, the pixels within ``size + r`` of the source,
-    and those between ``size + r`` and ``size + 2 r``, get as many Gauss-Legendre nodes
-    as the ``profile`` (the PSF, or the round source's profile after it) needs there
-    (:func:`~skyfit.forward.quadrature.core_nodes`); the boxes reach ``MOVE_RADII``
-    radii further, so that this holds while the source moves that far.
-    The nodes of a box's pixels get zero weight in the box around it: each pixel is
-    integrated once, finely where the profile is steep, coarsely in the wings.
+    ``nodes``: the Gauss-Legendre nodes per pixel side the pixels within ``size + r68``
+    of the source need, and those between ``size + r68`` and ``size + 2 r68``
+    (:func:`_radial_nodes`); the boxes reach ``MOVE_RADII`` radii further, so that they
+    serve while the source moves that far. The nodes of a box's pixels get zero weight
+    in the box around it: each pixel is integrated once, finely where the profile is
+    steep, coarsely in the wings.
     """
-    r68 = spline.core_radius
-    steep, slope = core_nodes(profile, pixel, [(0.0, size + r68),
-                                               (size + r68, size + 2.0 * r68)])
+    steep, slope = nodes
     levels = [(size + CORE_RADII * r68, slope), (size + (CORE_RADII - 1.0) * r68, steep)]
     boxes, parent = [], cut
     for radius, k in levels:
@@ -436,16 +445,9 @@ def _drop_corners(cut, lon0, lat0, radius) -> None:
     cut.solid_angle[sep > radius] = 0.0
 
 
-def _oversampling(spatial, spline, pixel: float, radial: bool) -> int:
-    """Sub-pixels per pixel side: enough to resolve the PSF core (points, and round
-    sources seen as radial profiles) or the shape."""
-    if radial:
-        if spline is None:
-            return 1
-        # the core boxes (see _core_boxes) sample the core finely; outside them, beyond
-        # CORE_RADII 68 % radii, the profile changes on the scale of the radius itself
-        core = spline.core_radius
-        return int(np.clip(np.ceil(3 * pixel / (CORE_RADII * max(core, 1e-6))), 1, 8))
+def _oversampling(spatial, pixel: float) -> int:
+    """Sub-pixels per pixel side of an extended shape sampled on the pixel grid: enough
+    to resolve its edge (disk, shell) or a fifth of its radius (smooth shapes)."""
     scale = getattr(spatial, "sampling_scale", None)  # sharp-edged shapes (disk, shell)
     if scale is None:
         size = _eval_radius(spatial)  # smooth shapes: a fifth of their radius

@@ -83,20 +83,20 @@ def core_nodes(spline, pixel: float, bands, tol: float = QUADRATURE_TOLERANCE,
     """
     far = max(b for _, b in bands)
     centres = _test_pixels(int(np.ceil(far / pixel)) + 1)
-    distance = np.hypot(centres[:, 0], centres[:, 1]) * pixel
     reference = [_pixel_integrals(spline, pixel, centres, p, _REFERENCE_NODES)
                  for p in _PLACES]
     peaks = [np.maximum(ref.max(axis=1, keepdims=True), 1e-300) for ref in reference]
+    # each pixel's centre's distance from the source, wherever it is put in its pixel
+    distance = [np.hypot(*(centres - p).T) * pixel for p in _PLACES]
     nodes = []
     for near, far in bands:
-        # a pixel's centre within half a pixel of the band: the source moves in its pixel
-        inside = (distance >= near - 0.5 * pixel) & (distance <= far + 0.5 * pixel)
+        inside = [(d >= near) & (d <= far) for d in distance]
 
         def worst(m, inside=inside):
-            return max(float(np.max(np.abs(_pixel_integrals(spline, pixel, centres[inside],
-                                                            p, m) - ref[:, inside]) / peak))
-                       for p, ref, peak in zip(_PLACES, reference, peaks, strict=True))
+            return max((float(np.max(np.abs(_pixel_integrals(spline, pixel, centres[i], p, m)
+                                            - ref[:, i]) / peak)) if i.any() else 0.0)
+                       for p, ref, peak, i in zip(_PLACES, reference, peaks, inside,
+                                                  strict=True))
 
-        nodes.append(next((m for m in range(1, most + 1) if worst(m) <= tol), most)
-                     if inside.any() else 1)
+        nodes.append(next((m for m in range(1, most + 1) if worst(m) <= tol), most))
     return nodes
