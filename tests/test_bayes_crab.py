@@ -1,8 +1,8 @@
 """Issue 4's model comparison on the Fermi-LAT Crab: PowerLaw against LogParabola, PSIS-LOO.
 
-Reruns ``validation/crab_loo.py`` with fewer draws (2 chains x 400 after 400 tuning steps
-per model, a few minutes) and checks it against ``validation/reference/crab_loo.json``
-(4 chains x 1000): the same ranking by PSIS-LOO and by WAIC, the LOO difference within
+Reruns ``validation/crab_loo.py`` with another seed (4 chains x 1000 draws after 1000
+tuning steps per model, ~1 min) and checks it against ``validation/reference/crab_loo.json``
+(seed 1): the same ranking by PSIS-LOO and by WAIC, the LOO difference within
 Monte Carlo error of the reference, and Pareto k-hat below ArviZ's threshold in every bin
 (a failure there would be reported by the script's k-hat line and ArviZ's warning).
 """
@@ -31,7 +31,7 @@ def _crab_loo():
 
 @pytest.fixture(scope="module")
 def rerun(crab_dir):
-    return _crab_loo().run(draws=400, tune=400, chains=2, seed=3, crab_dir=crab_dir)
+    return _crab_loo().run(draws=1000, tune=1000, chains=4, seed=3, crab_dir=crab_dir)
 
 
 def test_powerlaw_variant_has_the_stated_priors(crab_dir):
@@ -54,7 +54,9 @@ def test_ranking_is_stable_and_khat_fine(rerun):
     assert list(loo) == list(ref_loo)
     assert list(rerun["waic"]) == list(ref["waic"])
     worse = list(ref_loo)[1]
-    # the difference is a property of the data; its Monte Carlo error here is ~0.1
+    # the difference is a property of the data; its Monte Carlo error with 4 x 1000 draws
+    # is ~0.1 (seeds 3, 4: -0.70, -0.76; the reference, seed 1: -0.79). With 2 x 400 it
+    # moved by up to 1 between seeds (-1.54, -0.49).
     assert loo[worse]["elpd_diff"] == pytest.approx(ref_loo[worse]["elpd_diff"], abs=0.5)
     assert loo[worse]["dse"] == pytest.approx(ref_loo[worse]["dse"], rel=0.2)
     for label, row in ref_loo.items():
