@@ -14,6 +14,7 @@ where ``value_of(parameter)`` returns a float (numpy evaluation) or a PyTensor v
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -174,7 +175,7 @@ class _SourcePlan:
         pixel = float(geom.pixel_scales.min())
         whole = self.position is None
         profile = self.spline if self.profile is None else self.profile
-        # radial: Gauss-Legendre nodes per pixel near the peak, on its flanks, in the wings
+        # radial: Gauss-Legendre nodes per pixel per band of distance from the source
         nodes = _radial_nodes(profile, self.spline.core_radius, pixel, size) if radial else None
         k = nodes[-1] if radial else _oversampling(self.spatial, pixel)
         self.cut = make_cutout(geom, lon0 if not whole else 0.0, lat0 if not whole else 0.0,
@@ -182,7 +183,7 @@ class _SourcePlan:
                                rule="gauss" if radial else "midpoint")
         self.cores = []
         if self.cut is not None and radial:
-            self.cores = _core_boxes(geom, lon0, lat0, frame, self.cut, nodes[:2],
+            self.cores = _core_boxes(geom, lon0, lat0, frame, self.cut, nodes,
                                      self.spline.core_radius, size)
             if not whole:
                 _drop_corners(self.cut, lon0, lat0, profile.r_max)
@@ -384,35 +385,39 @@ def _add_box(total, part, sy, sx):
     return total
 
 
-MOVE_RADII = 2.0  # the boxes' nodes meet the tolerance with the source this far from its
-# start (in 68 % radii, the smallest one); a free source is planned again beyond 3
-CORE_RADII = 2.0 + MOVE_RADII  # the finely sampled boxes reach this many 68 % radii
+MOVE_RADII = 2.0  # the nodes meet the tolerance with the source this far from its start
+# (in 68 % radii, the smallest one); a free source is planned again beyond CORE_RADII - 1
+BANDS = (1.0, 2.0, 3.0, 4.0)  # outer edges of the bands of distance from the source (68 %
+# radii beyond its size) whose nodes are chosen apart; beyond the last, as in it
+CORE_RADII = 4.0  # a free source's peak stays this many 68 % radii inside its boxes
 
 
 def _radial_nodes(profile, r68, pixel, size=0.0) -> list[int]:
     """Gauss-Legendre nodes per pixel side that keep a radial source's pixels within
-    the tolerance (:func:`~skyfit.forward.quadrature.core_nodes`): within ``size + r68``
-    deg of the source, between ``size + r68`` and ``size + 2 r68``, and beyond (tested
-    to ``size + 3 r68``; the profile flattens further out). ``r68``: the PSF's smallest
-    68 % radius, ``profile``: the PSF, or the round source's profile after it."""
-    return core_nodes(profile, pixel, [(0.0, size + r68), (size + r68, size + 2.0 * r68),
-                                       (size + 2.0 * r68, size + 3.0 * r68)])
+    the tolerance (:func:`~skyfit.forward.quadrature.core_nodes`), per band of distance
+    from the source: within ``size + r68`` deg, then ``size + (1 .. 2) r68``, ... (see
+    ``BANDS``), the last also beyond (the profile flattens further out). ``r68``: the
+    PSF's smallest 68 % radius, ``profile``: the PSF, or the round source's profile after
+    it."""
+    bands = [(0.0, size + BANDS[0] * r68)]
+    bands += [(size + a * r68, size + b * r68) for a, b in itertools.pairwise(BANDS)]
+    return core_nodes(profile, pixel, bands)
 
 
 def _core_boxes(geom, lon0, lat0, frame, cut, nodes, r68, size=0.0):
     """Finely sampled boxes around a point source's PSF core (or a round source of
     radius ``size`` deg and its PSF-smoothed edge), each carved out of the one around
-    it (the coarse ``cut`` first): ``[(box, (sy, sx))]``, slices in ``cut``'s pixels.
+    it (the coarse ``cut``, sampled as the last band, first): ``[(box, (sy, sx))]``,
+    slices in ``cut``'s pixels.
 
-    ``nodes``: the Gauss-Legendre nodes per pixel side the pixels within ``size + r68``
-    of the source need, and those between ``size + r68`` and ``size + 2 r68``
-    (:func:`_radial_nodes`); the boxes reach ``MOVE_RADII`` radii further, so that they
-    serve while the source moves that far. The nodes of a box's pixels get zero weight
-    in the box around it: each pixel is integrated once, finely where the profile is
-    steep, coarsely in the wings.
+    ``nodes``: the Gauss-Legendre nodes per pixel side of each band of distance from the
+    source (:func:`_radial_nodes`); each band's box reaches ``MOVE_RADII`` radii beyond
+    it, so that it serves while the source moves that far. The nodes of a box's pixels
+    get zero weight in the box around it: each pixel is integrated once, finely where the
+    profile is steep, coarsely in the wings.
     """
-    steep, slope = nodes
-    levels = [(size + CORE_RADII * r68, slope), (size + (CORE_RADII - 1.0) * r68, steep)]
+    levels = [(size + (edge + MOVE_RADII) * r68, k)
+              for edge, k in zip(BANDS[:-1], nodes[:-1], strict=True)][::-1]
     boxes, parent = [], cut
     for radius, k in levels:
         if k <= parent.k:
