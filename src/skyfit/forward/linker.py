@@ -52,8 +52,10 @@ MAX_NODES = 250
 #: configurations a, b, ad of validation/gc_fit.py (43, 53, 37 free) in a fresh cache:
 #: 28 + 10 + 4 s per operation, 14 + 30 + 10 s as one module each (measured before the
 #: radial loops compiled once per numbers of energy bins); the same speed (those loops
-#: are compiled apart, for this CPU: radialcounts_c.function).
-MAX_CONSTANT_SIZE = 1_000_000
+#: are compiled apart, for this CPU: radialcounts_c.function). Their value+gradient
+#: graphs hold 0.4-1.0 million elements (since the pixels' Gauss-Legendre nodes: ~2x
+#: fewer than before), the Crab's with a free position 54 thousand.
+MAX_CONSTANT_SIZE = 300_000
 
 
 class WholeGraphCLinker(Linker):
