@@ -230,7 +230,7 @@ class _SourcePlan:
     def out_of_reach(self) -> bool:
         """Whether the source, at its model's current values, left the region its
         sampling was planned for at the start: a point source's peak outside its finely
-        sampled core box, an extended shape (centre offset plus radius) outside the box
+        sampled core boxes, an extended shape (centre offset plus radius) outside the box
         its brightness is sampled in. The prediction stays smooth there but is
         truncated or coarse: the fit must be planned again around the new values."""
         if self.reach is None:
@@ -285,7 +285,7 @@ class _SourcePlan:
         derivatives through :meth:`_radial_true`."""
         from .radialcounts import SubPixels, radial_counts
 
-        if self._subpixels is None:  # the cutout's and the core box's, once
+        if self._subpixels is None:  # the cutout's and the core boxes', once
             boxes = [(self.cut, (0, 0))]
             boxes += [(core, (sy.start, sx.start)) for core, (sy, sx) in self.cores]
             self._subpixels = SubPixels(boxes, self.cut.shape)
@@ -386,10 +386,11 @@ def _add_box(total, part, sy, sx):
 
 
 MOVE_RADII = 2.0  # the nodes meet the tolerance with the source this far from its start
-# (in 68 % radii, the smallest one); a free source is planned again beyond CORE_RADII - 1
+# (in 68 % radii, the smallest one)
 BANDS = (1.0, 2.0, 3.0, 4.0)  # outer edges of the bands of distance from the source (68 %
 # radii beyond its size) whose nodes are chosen apart; beyond the last, as in it
-CORE_RADII = 4.0  # a free source's peak stays this many 68 % radii inside its boxes
+CORE_RADII = 4.0  # a free source that moves more than CORE_RADII - 1 radii (to the edge
+# of its finest box, which reaches BANDS[0] + MOVE_RADII) is planned again
 
 
 def _radial_nodes(profile, r68, pixel, size=0.0) -> list[int]:

@@ -18,8 +18,8 @@ dispersion. The statistic (:mod:`skyfit.forward.fitted`) needs of :math:`\mu` on
 sum over the fitted bins, :math:`\sum_{j,t} x_{tj} M_{jt}` with :math:`M_{jt} = \sum_e
 D_{te}\,\mathrm{fitted}_{ej}` (:func:`fitted_rows`), and its values at the bins with
 counts: :class:`RadialCounts` computes these two, with no cube of the cutout's size, in
-one loop over the sub-pixels (the core box's among them, sorted by pixel; the coarse ones
-under the core box, of zero weight, left out) that accumulates each pixel's ``T``
+one loop over the sub-pixel nodes (the core boxes' among them, sorted by pixel; the coarser
+ones under a finer box, of zero weight, left out) that accumulates each pixel's ``T``
 planes, one over the pixels (exposure, flux, the sum) and one over the bins with counts
 (the dispersion there only: ~4-10 % of a Fermi-LAT cutout's bins). Its gradient with
 respect to ``lon``, ``lat`` and ``flux`` is :class:`RadialCountsGrad`: the same loops
