@@ -49,6 +49,7 @@ def transform_coords(lon, lat, frame_from: str, frame_to: str):
     sph = c.spherical
     return sph.lon.deg, sph.lat.deg
 
+
 def pixel_nodes(k: int, rule: str = "midpoint") -> tuple[np.ndarray, np.ndarray]:
     """``(offsets, weights)`` of ``k`` nodes across a pixel: offsets in pixels from its
     centre (within +-0.5), weights summing to 1; ``rule`` ``"midpoint"`` (evenly spaced
@@ -203,8 +204,8 @@ class WcsGeom:
         ((3, 6), True)
         """
         k = int(oversample)
+        _, w = pixel_nodes(k, rule)  # checks the rule
         if rule == "gauss" and k > 1:
-            _, w = pixel_nodes(k, rule)
             scale = self._area_scale(*self.pixel_grid(k, rule))
             ny, nx = self.npix[1], self.npix[0]
             share = (scale * np.tile(w, ny)[:, None] * np.tile(w, nx)[None, :]
