@@ -154,3 +154,26 @@ def test_a_point_sources_box_drops_only_corners_beyond_its_psf():
     sy, sx = source.cores[0][1]
     everything[:, sy, sx] = kept[:, sy, sx]  # the core boxes, sampled the same in both
     np.testing.assert_array_equal(kept, everything)
+
+
+def test_a_profile_too_sharp_for_the_nodes_is_reported():
+    spline = _gaussian_spline(0.0005, r_max=0.01)  # a hundredth of a pixel
+    with pytest.warns(UserWarning, match="above the tolerance"):
+        nodes = core_nodes(spline, 0.05, [(0.0, 0.001)], most=4)
+    assert nodes == [4]
+
+
+def test_a_psf_narrower_than_a_pixel_keeps_one_node_in_the_wings():
+    """Bands are a pixel wide where the PSF's 68 % radius is smaller: the wings (a few
+    pixels out, where such a PSF is zero) keep one node per pixel, the pixels around the
+    source get many."""
+    ds = synthetic_dataset(npix=(40, 40), binsz=0.05, energy_edges=[0.3, 1.0, 3.0],
+                           energy_true_edges=[0.2, 0.6, 2.0, 6.0])
+    ds.psf = None  # the forward model's stand-in: a Gaussian of a third of a pixel
+    spatial = PointSpatialModel(lon_0=0.01, lat_0=0.0, frame="galactic")
+    models = Models([SkyModel(spatial, PowerLawSpectralModel(), name="src")])
+    plan = DatasetPredictor(ds, models, lambda par: par.name in ("lon_0", "lat_0"))
+    source = plan.sources[0]
+    assert source.cut.k == 1
+    inner, _ = source.cores[-1]
+    assert inner.k >= 3 and inner.shape[0] <= 9

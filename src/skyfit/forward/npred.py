@@ -176,15 +176,16 @@ class _SourcePlan:
         whole = self.position is None
         profile = self.spline if self.profile is None else self.profile
         # radial: Gauss-Legendre nodes per pixel per band of distance from the source
-        nodes = _radial_nodes(profile, self.spline.core_radius, pixel, size) if radial else None
+        # bands of one 68 % radius (the smallest), or of one pixel where that is wider
+        band = max(self.spline.core_radius, pixel)
+        nodes = _radial_nodes(profile, band, pixel, size) if radial else None
         k = nodes[-1] if radial else _oversampling(self.spatial, pixel)
         self.cut = make_cutout(geom, lon0 if not whole else 0.0, lat0 if not whole else 0.0,
                                frame, psf_radius + size, k, full=whole,
                                rule="gauss" if radial else "midpoint")
         self.cores = []
         if self.cut is not None and radial:
-            self.cores = _core_boxes(geom, lon0, lat0, frame, self.cut, nodes,
-                                     self.spline.core_radius, size)
+            self.cores = _core_boxes(geom, lon0, lat0, frame, self.cut, nodes, band, size)
             if not whole:
                 _drop_corners(self.cut, lon0, lat0, profile.r_max)
         if self.cut is None:
@@ -398,8 +399,8 @@ def _radial_nodes(profile, r68, pixel, size=0.0) -> list[int]:
     the tolerance (:func:`~skyfit.forward.quadrature.core_nodes`), per band of distance
     from the source: within ``size + r68`` deg, then ``size + (1 .. 2) r68``, ... (see
     ``BANDS``), the last also beyond (the profile flattens further out). ``r68``: the
-    PSF's smallest 68 % radius, ``profile``: the PSF, or the round source's profile after
-    it."""
+    bands' width, the PSF's smallest 68 % radius (or a pixel, if wider), ``profile``: the
+    PSF, or the round source's profile after it."""
     bands = [(0.0, size + BANDS[0] * r68)]
     bands += [(size + a * r68, size + b * r68) for a, b in itertools.pairwise(BANDS)]
     return core_nodes(profile, pixel, bands)

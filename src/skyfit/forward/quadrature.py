@@ -25,6 +25,8 @@ large enough for the source to move, with the nodes found here.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..maps.geom import pixel_nodes
@@ -98,5 +100,13 @@ def core_nodes(spline, pixel: float, bands, tol: float = QUADRATURE_TOLERANCE,
                        for p, ref, peak, i in zip(_PLACES, reference, peaks, inside,
                                                   strict=True))
 
-        nodes.append(next((m for m in range(1, most + 1) if worst(m) <= tol), most))
+        m = next((m for m in range(1, most + 1) if worst(m) <= tol), None)
+        if m is None:
+            warnings.warn(f"a radial profile's pixel integrals between {near:.3g} and "
+                          f"{far:.3g} deg from the source are {worst(most):.1e} of the "
+                          f"brightest pixel off with {most} x {most} nodes per pixel, above "
+                          f"the tolerance {tol:g}: its PSF is sharp against the "
+                          f"{pixel:.3g} deg pixels", stacklevel=2)
+            m = most
+        nodes.append(m)
     return nodes
