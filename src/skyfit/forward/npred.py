@@ -174,11 +174,11 @@ class _SourcePlan:
         radial = self.spatial.is_point or self.profile is not None
         pixel = float(geom.pixel_scales.min())
         whole = self.position is None
-        profile = self.spline if self.profile is None else self.profile
-        # radial: Gauss-Legendre nodes per pixel per band of distance from the source
-        # bands of one 68 % radius (the smallest), or of one pixel where that is wider
-        band = max(self.spline.core_radius, pixel)
-        nodes = _radial_nodes(profile, band, pixel, size) if radial else None
+        if radial:  # Gauss-Legendre nodes per pixel per band of distance from the source,
+            # bands of one 68 % radius (the smallest), or of one pixel where that is wider
+            profile = self.spline if self.profile is None else self.profile
+            band = max(self.spline.core_radius, pixel)
+            nodes = _radial_nodes(profile, band, pixel, size)
         k = nodes[-1] if radial else _oversampling(self.spatial, pixel)
         self.cut = make_cutout(geom, lon0 if not whole else 0.0, lat0 if not whole else 0.0,
                                frame, psf_radius + size, k, full=whole,
@@ -222,11 +222,9 @@ class _SourcePlan:
                           self.cut.k, within=self.cut.slices)
         if box is None or box.shape == self.cut.shape:
             return
-        (cy, cx), (by, bx) = self.cut.slices, box.slices
         self.shape_cut = box
         self.reach = (lon0, lat0, reach + _free_margin(reach, pixel))
-        self.into = (self.cut.shape, (slice(by.start - cy.start, by.stop - cy.start),
-                                      slice(bx.start - cx.start, bx.stop - cx.start)))
+        self.into = (self.cut.shape, _relative(box.slices, self.cut.slices))
 
     def out_of_reach(self) -> bool:
         """Whether the source, at its model's current values, left the region its
@@ -394,31 +392,31 @@ CORE_RADII = 4.0  # a free source that moves more than CORE_RADII - 1 radii (to 
 # of its finest box, which reaches BANDS[0] + MOVE_RADII) is planned again
 
 
-def _radial_nodes(profile, r68, pixel, size=0.0) -> list[int]:
+def _radial_nodes(profile, width, pixel, size=0.0) -> list[int]:
     """Gauss-Legendre nodes per pixel side that keep a radial source's pixels within
     the tolerance (:func:`~skyfit.forward.quadrature.core_nodes`), per band of distance
-    from the source: within ``size + r68`` deg, then ``size + (1 .. 2) r68``, ... (see
-    ``BANDS``), the last also beyond (the profile flattens further out). ``r68``: the
-    bands' width, the PSF's smallest 68 % radius (or a pixel, if wider), ``profile``: the
+    from the source: within ``size + width`` deg, then ``size + (1 .. 2) width``, ...
+    (see ``BANDS``), the last also beyond (the profile flattens further out).
+    ``width``: the PSF's smallest 68 % radius (or a pixel, if wider), ``profile``: the
     PSF, or the round source's profile after it."""
-    bands = [(0.0, size + BANDS[0] * r68)]
-    bands += [(size + a * r68, size + b * r68) for a, b in itertools.pairwise(BANDS)]
+    bands = [(0.0, size + BANDS[0] * width)]
+    bands += [(size + a * width, size + b * width) for a, b in itertools.pairwise(BANDS)]
     return core_nodes(profile, pixel, bands)
 
 
-def _core_boxes(geom, lon0, lat0, frame, cut, nodes, r68, size=0.0):
+def _core_boxes(geom, lon0, lat0, frame, cut, nodes, width, size=0.0):
     """Finely sampled boxes around a point source's PSF core (or a round source of
     radius ``size`` deg and its PSF-smoothed edge), each carved out of the one around
     it (the coarse ``cut``, sampled as the last band, first): ``[(box, (sy, sx))]``,
     slices in ``cut``'s pixels.
 
     ``nodes``: the Gauss-Legendre nodes per pixel side of each band of distance from the
-    source (:func:`_radial_nodes`); each band's box reaches ``MOVE_RADII`` radii beyond
-    it, so that it serves while the source moves that far. The nodes of a box's pixels
-    get zero weight in the box around it: each pixel is integrated once, finely where the
-    profile is steep, coarsely in the wings.
+    source (:func:`_radial_nodes`, bands ``width`` deg wide); each band's box reaches
+    ``MOVE_RADII`` widths beyond it, so that it serves while the source moves that far.
+    The nodes of a box's pixels get zero weight in the box around it: each pixel is
+    integrated once, finely where the profile is steep, coarsely in the wings.
     """
-    levels = [(size + (edge + MOVE_RADII) * r68, k)
+    levels = [(size + (edge + MOVE_RADII) * width, k)
               for edge, k in zip(BANDS[:-1], nodes[:-1], strict=True)][::-1]
     boxes, parent = [], cut
     for radius, k in levels:
@@ -429,17 +427,21 @@ def _core_boxes(geom, lon0, lat0, frame, cut, nodes, r68, size=0.0):
         if box is None:
             continue
         _carve(parent, box)
-        boxes.append((box, tuple(slice(b.start - c.start, b.stop - c.start)
-                                 for b, c in zip(box.slices, cut.slices, strict=True))))
+        boxes.append((box, _relative(box.slices, cut.slices)))
         parent = box
     return boxes
 
 
+def _relative(inner, outer) -> tuple[slice, slice]:
+    """The pixel slices ``inner`` (of the dataset) within the box of slices ``outer``."""
+    return tuple(slice(i.start - o.start, i.stop - o.start)
+                 for i, o in zip(inner, outer, strict=True))
+
+
 def _carve(outer, inner) -> None:
     """Zero the weights of ``outer``'s nodes in ``inner``'s pixels."""
-    (sy, sx), (oy, ox), k = inner.slices, outer.slices, outer.k
-    outer.solid_angle[(sy.start - oy.start) * k:(sy.stop - oy.start) * k,
-                      (sx.start - ox.start) * k:(sx.stop - ox.start) * k] = 0.0
+    (sy, sx), k = _relative(inner.slices, outer.slices), outer.k
+    outer.solid_angle[sy.start * k:sy.stop * k, sx.start * k:sx.stop * k] = 0.0
 
 
 def _drop_corners(cut, lon0, lat0, radius) -> None:
