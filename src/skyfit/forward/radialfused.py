@@ -158,6 +158,7 @@ def _c_code(node, name, inputs, outputs, sub):
     constexpr npy_intp PART = 4 * (2 * NT4 + 2);  /* per run: sums, gF, gl, gb */
     {radialcounts_c.chunks("PART", release, fail)}
     {radialcounts_c.RUN}
+    {radialcounts_c.prepass("f * (dx * LX + dy * LY)", "f * (dx * AX + dy * AY + dz * AZ)")}
     /* the total's sum per plane and its derivatives (flux per plane; lon, lat) */
     skyfit_v4d sums[NT4], gF[NT4], gl = zero, gb = zero;
     for (npy_intp v = 0; v < NT4; ++v) sums[v] = gF[v] = zero;
@@ -171,11 +172,8 @@ def _c_code(node, name, inputs, outputs, sub):
         skyfit_v4d av[NT4], dl[NT4], db[NT4];
         for (npy_intp v = 0; v < NT4; ++v) av[v] = dl[v] = db[v] = zero;
         for (; p < P1 && PIX[p] == j; ++p) {{
-            {radialcounts_c.chord()}
-            const double wp = W[p];
-            const double f = rr > 0.0 ? wp / (rr * D2R * D2R) : 0.0;
-            const double fl = f * (dx * LX + dy * LY),
-                         fb = f * (dx * AX + dy * AY + dz * AZ);
+            {radialcounts_c.node_coefficients()}
+            const double wp = W[p], fl = NX_[p], fb = NX_[P + p];
             for (npy_intp v = 0; v < NT4; ++v) {{
                 const npy_intp n = 4 * v;
                 const skyfit_v4d k0 = skyfit_ldv(c0 + n, v, NV, TT),
