@@ -32,6 +32,11 @@ CASES = {
     "point-7-planes": (lambda: PointSpatialModel(lon_0=0.11, lat_0=-0.07, frame="galactic"),
                        {"energy_edges": np.geomspace(0.1, 10, 8),
                         "energy_true_edges": np.geomspace(0.1, 10, 8)}),
+    # a dispersion that rebins 7 true-energy bins into 6, as the Fermi-LAT datasets' do
+    # (each reconstructed bin takes two; most of the matrix is zero)
+    "point-rebinned": (lambda: PointSpatialModel(lon_0=0.11, lat_0=-0.07, frame="galactic"),
+                       {"energy_edges": np.geomspace(0.1, 10, 7),
+                        "energy_true_edges": np.geomspace(0.1, 10, 8), "rebin": True}),
     "disk": (lambda: DiskSpatialModel(lon_0=-0.05, lat_0=0.08, r_0=0.3, frame="galactic"), {}),
     "gaussian": (lambda: GaussianSpatialModel(lon_0=0.02, lat_0=0.1, sigma=0.15,
                                               frame="galactic"), {}),
@@ -40,16 +45,21 @@ CASES = {
 
 def _plan(case):
     make, options = CASES[case]
+    options = dict(options)
+    rebin = options.pop("rebin", False)
     spatial = make()
     for par in spatial.parameters:
         par.frozen = par.name not in ("lon_0", "lat_0")
     ds = synthetic_dataset(npix=(30, 24), binsz=0.05, name="toy", **options)
-    if "energy_true_edges" in options:
+    if "energy_true_edges" in options and not rebin:
         ds.edisp = None
     src = SkyModel(spatial, PowerLawSpectralModel(), name="src")
     pred = DatasetPredictor(ds, Models([src]), is_free=lambda par: not par.frozen)
     (plan,) = pred.sources
     assert plan.spatial.is_point or plan.profile is not None
+    if rebin:  # true-energy bin t into reconstructed bins t - 1 and t
+        n_t, n_e = plan.edisp.shape
+        plan.edisp = 0.6 * np.eye(n_t, n_e) + 0.4 * np.eye(n_t, n_e, -1)
     return plan, spatial
 
 
@@ -102,7 +112,7 @@ def test_op_matches_reference_value_and_gradient(case, masked):
 
 
 FUSED = [("CVM", case, masked) for case in CASES for masked in (True, False)] + [
-    ("FAST_COMPILE", case, True) for case in ("point-7-planes", "disk")]
+    ("FAST_COMPILE", case, True) for case in ("point-7-planes", "point-rebinned", "disk")]
 
 
 @pytest.mark.parametrize(("linker", "case", "masked"), FUSED)

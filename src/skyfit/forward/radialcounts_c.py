@@ -224,7 +224,8 @@ def setup(node, inputs, sub, name):
     double *__restrict__ SUMS = DC + 4 * E * NT4;  /* T sums, set by each op */
     /* each node's spline interval and offset, and up to three more numbers (prepass) */
     npy_intp *__restrict__ NI_ = BE + K;
-    double *__restrict__ NT_ = (double*)(NI_ + P), *__restrict__ NX_ = NT_ + P;
+    double *__restrict__ NT_ = (double*)(NI_ + P), *__restrict__ NX0_ = NT_ + P,
+           *__restrict__ NX1_ = NX0_ + P, *__restrict__ NX2_ = NX1_ + P;
     for (npy_intp e = 0; e < E; ++e)
         for (npy_intp n = 0; n < 4 * NT4; ++n)
             DC[e * 4 * NT4 + n] = n < T ? D[n * E + e] : 0.0;
@@ -235,10 +236,10 @@ def prepass(*extra: str) -> str:
     """The nodes ``P0 .. P1``'s chords, vectorised across nodes (the loops over energy
     planes then read them): each node's spline interval ``NI_[p]`` (``NODES``, the
     table's row of zeros, beyond the profile's reach), its offset ``NT_[p]`` there and
-    ``NX_[i * P + p]``, the C expressions ``extra[i]`` of ``dx, dy, dz`` (the node's
+    ``NX{i}_[p]``, the C expressions ``extra[i]`` of ``dx, dy, dz`` (the node's
     offset from the source) and ``f`` (its weight over its chord in radians, 0 where
     that vanishes)."""
-    stores = "\n".join(f"NX_[{i} * P + p] = {x};" for i, x in enumerate(extra))
+    stores = "\n".join(f"NX{i}_[p] = {x};" for i, x in enumerate(extra))
     return f"""
     #pragma omp simd
     for (npy_intp p = P0; p < P1; ++p) {{
@@ -465,7 +466,7 @@ def grad_code(node, name, inputs, outputs, sub):
         for (; p < P && PIX[p] == j; ++p) {{
             {node_coefficients()}
             const double wp = W[p];
-            const double fx = NX_[p], fy = NX_[P + p], fz = NX_[2 * P + p];
+            const double fx = NX0_[p], fy = NX1_[p], fz = NX2_[p];
             skyfit_v4d slope = zero;
             for (npy_intp v = 0; v < NV; ++v) {{
                 const npy_intp n = 4 * v;

@@ -173,7 +173,7 @@ def _c_code(node, name, inputs, outputs, sub):
         for (npy_intp v = 0; v < NT4; ++v) av[v] = dl[v] = db[v] = zero;
         for (; p < P1 && PIX[p] == j; ++p) {{
             {radialcounts_c.node_coefficients()}
-            const double wp = W[p], fl = NX_[p], fb = NX_[P + p];
+            const double wp = W[p], fl = NX0_[p], fb = NX1_[p];
             for (npy_intp v = 0; v < NT4; ++v) {{
                 const npy_intp n = 4 * v;
                 const skyfit_v4d k0 = skyfit_ldv(c0 + n, v, NV, TT),
