@@ -15,6 +15,9 @@ MATRICES = {
     "random": sparse.random(40, 7, density=0.3, random_state=1, format="csr"),
     "empty rows": sparse.csr_matrix(np.diag([1.0, 0.0, 2.0, 0.0])[:, :3]),
     "dense": sparse.csr_matrix(RNG.random((5, 3))),
+    # long rows (summed row by row), where the others' short rows are spread from the
+    # transpose's (csr.CSRMatVec.c_code)
+    "wide": sparse.random(3, 60, density=0.5, random_state=2, format="csr"),
 }
 
 
