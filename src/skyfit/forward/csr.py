@@ -6,7 +6,10 @@ PyTensor's own ``structured_dot`` runs through Python (scipy) on every call, and
 gradient multiplies by ``A.T`` in CSC form (a scatter); for small problems like the Crab
 those two calls were most of an evaluation. :func:`csr_matvec` instead stores ``A`` and
 ``A.T`` both in CSR form, multiplies in a C loop, and its gradient is the same op on the
-transpose.
+transpose. The loop sums long rows one by one; short ones (the fixed sources at the
+bins with counts: ~2 entries, half of them none, on the Fermi-LAT Galactic centre) it
+builds by spreading the transpose's long rows into the output, with no branch per row
+that mispredicts on their lengths (0.16 -> 0.06 ms there).
 """
 
 from __future__ import annotations
