@@ -131,6 +131,21 @@ def test_fused_value_and_gradient(linker, case, masked):
         np.testing.assert_allclose(got, w, rtol=1e-11, atol=1e-13 * np.abs(w).max())
 
 
+@pytest.mark.parametrize("mode", ["CVM", "FAST_COMPILE"])
+def test_a_nan_position_gives_nan_counts(mode):
+    """A NaN position (an optimiser's failed step) gives NaN counts and derivatives, in
+    the C loops (whose sub-pixels' intervals are computed apart from them) and in numpy,
+    not numbers that look right."""
+    from pytensor.compile.mode import get_mode
+    inputs, (total, at), _, stat, point = _graphs("point")
+    outs = [total, at, *pytensor.grad(stat(total, at), list(inputs[:3]))]
+    for fused in (False, True):
+        chosen = get_mode(mode).including(FUSE_TAG) if fused else get_mode(mode)
+        f = pytensor.function(list(inputs), outs, mode=chosen)
+        got = f(np.nan, *point[1:])
+        assert all(np.isnan(g).all() for g in got), (fused, got)
+
+
 @pytest.mark.parametrize("op", [RadialCounts, RadialCountsJac])
 @pytest.mark.parametrize("chunks", [1, 3, 50])
 def test_runs_of_pixels(op, chunks):

@@ -259,7 +259,8 @@ class _Base(COp):
 
     def values(self, c, table, deriv, m=np):
         """``(P, T)``: the spline's ``deriv``-th derivative at the chords ``c``."""
-        idx = m.clip(m.floor(c / self.h), 0, self.nodes).astype(np.int64)
+        # a NaN chord (a NaN position) reads interval 0 at a NaN offset: NaN values
+        idx = m.clip(m.nan_to_num(m.floor(c / self.h)), 0, self.nodes).astype(np.int64)
         t = m.minimum(c - idx * self.h, self.h)
         return poly(table[idx].transpose(0, 2, 1), t[:, None], deriv)
 
