@@ -78,9 +78,10 @@ class RadialCountsJac(_Base):
 
     def make_node(self, lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins):
         inputs = self._inputs(lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins)
+        n_j = inputs[6].type.shape[2] + 2  # static: Contract's loop knows its length
         outs = [pt.dscalar(), pt.tensor(dtype="float64", shape=(None,)),
-                pt.tensor(dtype="float64", shape=(None,)),
-                pt.tensor(dtype="float64", shape=(None, None))]
+                pt.tensor(dtype="float64", shape=(n_j,)),
+                pt.tensor(dtype="float64", shape=(None, n_j))]
         return Apply(self, inputs, outs)
 
     def compute(self, lon, lat, flux, xyz, w, pix, table, expo, disp, mrow, bins, m=np):
@@ -273,7 +274,8 @@ class Contract(COp):
     def make_node(self, g_total, g_at, d_total, d_at):
         inputs = [pt.as_tensor_variable(v, dtype="float64")
                   for v in (g_total, g_at, d_total, d_at)]
-        return Apply(self, inputs, [pt.tensor(dtype="float64", shape=(None,))])
+        shape = (inputs[2].type.shape[0],)
+        return Apply(self, inputs, [pt.tensor(dtype="float64", shape=shape)])
 
     def perform(self, node, inputs, outputs):
         g_total, g_at, d_total, d_at = inputs
@@ -283,10 +285,15 @@ class Contract(COp):
         return [shapes[2]]
 
     def c_code_cache_version(self):
-        return (1,)
+        return (2,)
 
     def c_code(self, node, name, inputs, outputs, sub):
         g_total, g_at, d_total, d_at = inputs
+        # the row's length a constant of the code where it is static (RadialCountsJac's:
+        # 2 + T): the sums stay in registers instead of a chain through memory per row
+        n_j = node.inputs[2].type.shape[0]
+        length = (f"constexpr npy_intp J = {n_j};" if n_j is not None else
+                  f"const npy_intp J = PyArray_DIMS({d_at})[1];")
         (out,) = outputs
         fail = sub["fail"]
         names = ["GA", "DT", "DA"]
@@ -296,8 +303,10 @@ class Contract(COp):
         return f"""
         {{
         {decl}
-        const npy_intp K = PyArray_DIMS(DA_c)[0], J = PyArray_DIMS(DA_c)[1];
-        if (PyArray_DIMS(GA_c)[0] != K || PyArray_DIMS(DT_c)[0] != J) {{
+        const npy_intp K = PyArray_DIMS(DA_c)[0];
+        {length}
+        if (PyArray_DIMS(GA_c)[0] != K || PyArray_DIMS(DT_c)[0] != J
+                || PyArray_DIMS(DA_c)[1] != J) {{
             {release}
             PyErr_SetString(PyExc_ValueError, "Contract: inconsistent input shapes");
             {fail}
@@ -308,9 +317,13 @@ class Contract(COp):
                      *__restrict__ dt = (const double*)PyArray_DATA(DT_c),
                      *__restrict__ da = (const double*)PyArray_DATA(DA_c);
         double *__restrict__ o = (double*)PyArray_DATA({out});
-        for (npy_intp j = 0; j < J; ++j) o[j] = gt * dt[j];
-        for (npy_intp k = 0; k < K; ++k)
-            for (npy_intp j = 0; j < J; ++j) o[j] += ga[k] * da[k * J + j];
+        double acc[J];
+        for (npy_intp j = 0; j < J; ++j) acc[j] = 0.0;
+        for (npy_intp k = 0; k < K; ++k) {{
+            const double g = ga[k], *__restrict__ row = da + k * J;
+            for (npy_intp j = 0; j < J; ++j) acc[j] += g * row[j];
+        }}
+        for (npy_intp j = 0; j < J; ++j) o[j] = gt * dt[j] + acc[j];
         {release}
         }}
         """
