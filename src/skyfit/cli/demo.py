@@ -9,6 +9,10 @@ from ._common import check_outputs
 
 __all__ = ["add_parser"]
 
+#: background counts per pixel per unit ln E at 1 TeV (``skyfit simulate``'s default):
+#: ~4700 of the demo's counts, so that its background norm is measured too
+BACKGROUND_RATE = 0.05
+
 
 def add_parser(sub, formatter_class) -> None:
     """Register ``skyfit demo`` on the sub-parsers ``sub``.
@@ -50,7 +54,8 @@ def run(args) -> int:
     plot_files = plot_files_in(args.plots)
     check_outputs(plot_files.values(), args.overwrite)
     print("skyfit demo: synthetic instrument, a point and an extended source over background")
-    ds = synthetic_dataset(npix=(args.npix, args.npix), binsz=0.04, name="demo")
+    ds = synthetic_dataset(npix=(args.npix, args.npix), binsz=0.04, name="demo",
+                           background_rate=BACKGROUND_RATE)
     truth = Models([
         SkyModel(PointSpatialModel(lon_0=0.2, lat_0=-0.1, frame="galactic"),
                  PowerLawSpectralModel(amplitude=3e-13, index=2.2), name="point"),
