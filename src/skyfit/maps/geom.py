@@ -47,6 +47,9 @@ def transform_coords(lon, lat, frame_from: str, frame_to: str):
     """
     if frame_from == frame_to:
         return np.asarray(lon, float), np.asarray(lat, float)
+    if {frame_from, frame_to} != {"icrs", "galactic"}:  # a fixed rotation between these
+        raise ValueError(f"unsupported frames {frame_from!r} -> {frame_to!r}: skyfit "
+                         "converts between 'icrs' and 'galactic'")
     lon, lat = np.radians(np.asarray(lon, float)), np.radians(np.asarray(lat, float))
     xyz = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
     x, y, z = np.tensordot(_rotation(frame_from, frame_to), xyz, axes=1)
