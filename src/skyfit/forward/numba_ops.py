@@ -3,7 +3,7 @@
 PyTensor 3 compiles with Numba by default (``FAST_RUN``), and so do PyMC and nutpie.
 :func:`register_numba` gives skyfit's ops their translations:
 
-* :class:`~skyfit.forward.csr.CSRMatVec`: the row loop, compiled (nopython);
+* :class:`~skyfit.forward.csr.CSRMatVec`: the C code's two loops, compiled (nopython);
 * :class:`~skyfit.forward.pixelspline.SplinePixels` and ``SplinePixelsT``: the
   sub-pixel loops of their C code, compiled (nopython);
 * :class:`~skyfit.forward.matmul.ConstMatMul`: ``A.T @ x`` (nopython);
@@ -71,6 +71,12 @@ def register_numba() -> None:
         @numba_basic.numba_njit
         def csr_matvec_numba(data, indices, indptr, data_t, indices_t, indptr_t, x):
             n_rows = indptr.size - 1
+            if data.size < 8 * n_rows:  # short rows: spread the transpose's (as in C)
+                out = np.zeros(n_rows)
+                for c in range(indptr_t.size - 1):
+                    for k in range(indptr_t[c], indptr_t[c + 1]):
+                        out[indices_t[k]] += data_t[k] * x[c]
+                return out
             out = np.empty(n_rows)
             for r in range(n_rows):
                 acc = 0.0
