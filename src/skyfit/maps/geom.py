@@ -50,9 +50,8 @@ def transform_coords(lon, lat, frame_from: str, frame_to: str):
     if {frame_from, frame_to} != {"icrs", "galactic"}:  # a fixed rotation between these
         raise ValueError(f"unsupported frames {frame_from!r} -> {frame_to!r}: skyfit "
                          "converts between 'icrs' and 'galactic'")
-    lon, lat = np.radians(np.asarray(lon, float)), np.radians(np.asarray(lat, float))
-    xyz = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
-    x, y, z = np.tensordot(_rotation(frame_from, frame_to), xyz, axes=1)
+    xyz = _unit_vectors(np.asarray(lon, float), np.asarray(lat, float))
+    x, y, z = np.moveaxis(xyz @ _rotation(frame_from, frame_to).T, -1, 0)
     lon = np.degrees(np.arctan2(y, x)) % 360.0  # 360.0 for tiny negative angles: 0
     return np.where(lon < 360.0, lon, 0.0), np.degrees(np.arctan2(z, np.hypot(x, y)))
 
