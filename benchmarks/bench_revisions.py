@@ -9,7 +9,7 @@ The other revision is checked out in a temporary git worktree and imported from 
 (``PYTHONPATH`` comes before the editable install's path); each side keeps its own PyTensor cache
 under ``--cache`` (compiled once, in the first round). Each round runs each side in a
 fresh process that times ``--calls`` calls of the value and of the value+gradient
-(after a parameter change, as ``bench_stat.py``) and prints their minimum, 10th
+(after a parameter change: ``bench_stat.py``'s calls) and prints their minimum, 10th
 percentile and median in ms.
 """
 
@@ -29,23 +29,16 @@ CHILD = """
 import json, sys, time, warnings
 import numpy as np
 sys.path.insert(0, {bench!r})
-from bench_stat import DATA, _case, _thaw
-from skyfit.datasets import MapDataset
-from skyfit.forward import Likelihood
-from skyfit.models import Models
+from bench_stat import _skyfit_calls
 warnings.filterwarnings("ignore")
-fits, yaml, name, thaw = _case({case!r})
-models = Models.read(DATA / yaml)
-_thaw(models, thaw)
-like = Likelihood([MapDataset.read(DATA / fits, name=name)], models)
-theta = like.current_theta()
+_, value, value_grad = _skyfit_calls({case!r}, "CVM")
 out = {{}}
-for key, fn in (("value", like.value), ("value_grad", like.value_and_grad)):
-    fn(theta)
+for key, fn in (("value", value), ("value_grad", value_grad)):
+    fn(0)
     times = []
     for i in range({calls}):
         t0 = time.perf_counter()
-        fn(theta * (1 + 1e-4 * (i % 41)))
+        fn(i)
         times.append(1e3 * (time.perf_counter() - t0))
     out[key] = [float(np.min(times)), float(np.percentile(times, 10)),
                 float(np.median(times))]
