@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+#: the synthetic instrument's background for ``skyfit simulate`` and ``skyfit demo``:
+#: counts per pixel per unit ln E at 1 TeV
+BACKGROUND_RATE = 0.05
 __all__ = ["INPUT_ERRORS", "CLIError", "check_outputs", "free_parameter", "load_fit",
            "load_inputs", "message", "slug", "write_table"]
 

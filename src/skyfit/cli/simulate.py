@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ._common import INPUT_ERRORS, CLIError, check_outputs, load_inputs, message
+from ._common import BACKGROUND_RATE, INPUT_ERRORS, CLIError, check_outputs, load_inputs, message
 
 __all__ = ["add_parser", "tabulate_irfs"]
 
@@ -64,9 +64,9 @@ def add_parser(sub, formatter_class) -> None:
                      help="synthetic: pixels per side (default 40)")
     sim.add_argument("--binsz", type=float, default=0.05,
                      help="synthetic: pixel size in deg (default 0.05)")
-    sim.add_argument("--background-rate", type=float, default=0.05, metavar="RATE",
-                     help="synthetic: background counts per pixel per unit ln E at 1 TeV "
-                     "(default 0.05)")
+    sim.add_argument("--background-rate", type=float, default=BACKGROUND_RATE,
+                     metavar="RATE", help="synthetic: background counts per pixel per unit "
+                     f"ln E at 1 TeV (default {BACKGROUND_RATE})")
     sim.add_argument("--output", default=".", help="folder for the files (default: current "
                      "folder)")
     sim.add_argument("--overwrite", action="store_true", help="replace existing files")
