@@ -237,6 +237,8 @@ def prepass(*extra: str) -> str:
     ``NX{i}_[p]``, the C expressions ``extra[i]`` of ``dx, dy, dz`` (the node's
     offset from the source) and ``f`` (its weight over its chord in radians, 0 where
     that vanishes)."""
+    weight = ("const double f = rr > 0.0 ? W[p] / (rr * D2R * D2R) : 0.0;"
+              if extra else "")  # the value's loops need no slopes
     stores = "\n".join(f"NX{i}_[p] = {x};" for i, x in enumerate(extra))
     return f"""
     #pragma omp simd
@@ -248,8 +250,7 @@ def prepass(*extra: str) -> str:
         q = q < (double)NODES ? q : (double)NODES;
         const npy_intp idx = (npy_intp)q;
         const double t = rr - idx * H;
-        const double f = rr > 0.0 ? W[p] / (rr * D2R * D2R) : 0.0;
-        (void)f;
+        {weight}
         NI_[p] = idx;
         NT_[p] = t > H ? H : t;  /* NaN stays NaN */
         {stores}
