@@ -75,9 +75,10 @@ def vector_target() -> str:
     per operation for this CPU, but a whole graph in one module
     (:class:`~skyfit.forward.linker.WholeGraphCLinker`) for any x86-64 at ``-O1``:
     there the loops ran at a third of their speed with no target, and AVX-512's 32
-    vector registers (the loops' four-plane vectors stay the same) keep the sums per
-    plane out of memory: one Galactic-centre point source's fused op 95 -> 65 us
-    there (in a module for this CPU, which has them anyway: 71 us)."""
+    vector registers (the loops' four-plane vectors stay the same) keep most sums per
+    plane out of the stack and let GCC vectorise the chords' prepass: one
+    Galactic-centre point source's fused op 95 -> 65 us there (in a module for this
+    CPU, which has them anyway: 71 us)."""
     try:
         from numpy._core._multiarray_umath import __cpu_features__ as features
     except ImportError:  # numpy 1
