@@ -199,7 +199,7 @@ class _Base(COp):
         return {**self.__dict__, "reference": None}
 
     def c_code_cache_version(self):
-        return (58, radialcounts_c.openmp(), radialcounts_c.vector_target())
+        return (61, radialcounts_c.openmp(), radialcounts_c.vector_target())
 
     def c_compile_args(self, **kwargs):
         return ["-fopenmp"] if radialcounts_c.openmp() else []

@@ -60,8 +60,12 @@ SUPPORT = """
         #if defined(__GNUC__) && !defined(__clang__)
         #define SKYFIT_OPTIMISE __attribute__((optimize("O3"), noinline))
         /* tuned for no CPU in particular, with 256-bit vectors where GCC vectorises
-           (vector_target) */
+           (vector_target; the vector width as a target option since GCC 8) */
+        #if __GNUC__ >= 8
         #define SKYFIT_TUNE ",prefer-vector-width=256,tune=generic"
+        #else
+        #define SKYFIT_TUNE ",tune=generic"
+        #endif
         #else
         #define SKYFIT_OPTIMISE __attribute__((noinline))
         #define SKYFIT_TUNE ""
