@@ -131,19 +131,22 @@ class FittedBins:
         import pytensor.tensor as pt
 
         pred = self.predictor
-        total, at_counts, factors, sums = [], [], [], []  # factors: the sparse rows' x
+        total, at_counts = [], []
+        columns = []  # the sparse rows' columns: (sums over the fitted bins, factors)
         if pred.fixed is not None:
-            factors.append(pred.fixed.fluxes(pred.t_axis.edges_in("TeV"), value_of))
-            sums.append(self.fixed_sums)
+            columns.append((self.fixed_sums,
+                            pred.fixed.fluxes(pred.t_axis.edges_in("TeV"), value_of)))
         if self.background_columns:
-            factors.append(pt.as_tensor_variable(pred.background_factor(value_of)))
-            sums.append(self.background_sums)
+            columns.append((self.background_sums,
+                            pt.as_tensor_variable(pred.background_factor(value_of))))
         elif self.background is not None:
             total.append(pt.constant(self.background_sums.sum()))
             at_counts.append(arrays["background"])
-        if factors:
+        factors = [f for _, f in columns]  # and the sources' fluxes, for ``lowest``
+        if columns:
             x = factors[0] if len(factors) == 1 else pt.concatenate(factors)
-            total.append((np.concatenate(sums) * x).sum())  # no BLAS call for a dot
+            sums = np.concatenate([s for s, _ in columns])
+            total.append((sums * x).sum())  # no BLAS call for a dot
             at_counts.append(CSRMatVec()(*(arrays[name] for name in CSR_NAMES), x))
         total = sum(total[1:], total[0]) if total else pt.constant(0.0)
         at_counts = (sum(at_counts[1:], at_counts[0]) if at_counts else
