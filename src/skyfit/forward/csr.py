@@ -135,19 +135,26 @@ class CSRMatVec(COp):
                     const double xc = *(const double*)(xb + c * xs);
                     for (npy_intp k = ip[c]; k < ip[c + 1]; ++k) out[ix[k]] += d[k] * xc;
                 }}
-            }} else {{  /* long rows: one sum per row */
+            }} else {{  /* long rows: one sum per row, in four partial sums (one
+                          chain of additions waited on each one's latency) */
                 const double* d = (const double*)PyArray_DATA({data});
                 const dtype_{indices}* ix = (const dtype_{indices}*)PyArray_DATA({indices});
                 const dtype_{indptr}* ip = (const dtype_{indptr}*)PyArray_DATA({indptr});
+                #define SKYFIT_X(k) (d[k] * *(const double*)(xb + ix[k] * xs))
                 for (npy_intp r = 0; r < n_rows; ++r) {{
-                    double acc = 0.0;
-                    for (npy_intp k = ip[r]; k < ip[r + 1]; ++k)
-                        acc += d[k] * *(const double*)(xb + ix[k] * xs);
-                    out[r] = acc;
+                    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+                    npy_intp k = ip[r];
+                    for (; k + 4 <= ip[r + 1]; k += 4) {{
+                        a0 += SKYFIT_X(k); a1 += SKYFIT_X(k + 1);
+                        a2 += SKYFIT_X(k + 2); a3 += SKYFIT_X(k + 3);
+                    }}
+                    for (; k < ip[r + 1]; ++k) a0 += SKYFIT_X(k);
+                    out[r] = (a0 + a1) + (a2 + a3);
                 }}
+                #undef SKYFIT_X
             }}
         }}
         """
 
     def c_code_cache_version(self):
-        return (3,)
+        return (4,)

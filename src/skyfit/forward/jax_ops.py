@@ -12,6 +12,8 @@ module registers them:
   :mod:`skyfit.forward.batch`): a gather and a sorted ``segment_sum`` over the CSR rows.
   Its gradient is the same op on the transpose, so value, gradient and Hessian all run
   through JAX;
+* :class:`skyfit.forward.countslog.CountsLogSum` and ``CountsLogGrad`` (the Cash
+  statistic's logarithm at the bins with counts and its gradient): ``jax.numpy``;
 * :class:`skyfit.forward.matmul.ConstMatMul` (the dispersion of free sources): a
   matrix product;
 * :class:`skyfit.forward.pixelspline.SplinePixels` and ``SplinePixelsT`` (PSF and
@@ -45,11 +47,13 @@ import numpy as np
 from pytensor.graph.basic import Constant
 from pytensor.link.jax.dispatch import jax_funcify
 
+from .countslog import CountsLogGrad, CountsLogSum
 from .csr import CSRMatVec
 from .fftconv import FFTConvolve
 from .matmul import ConstMatMul
 from .pixelspline import SplinePixels, SplinePixelsT, poly
 from .radialcounts import RadialCounts, RadialCountsGrad
+from .stat import TRUNCATION_VALUE
 
 __all__ = ["ensure_x64"]
 
@@ -116,6 +120,23 @@ def _jax_csr_matvec(op, node, **kwargs):
                                    indices_are_sorted=True)
 
     return csr_matvec_inputs
+
+
+@jax_funcify.register(CountsLogSum)
+def _jax_counts_log_sum(op, node, **kwargs):
+    def counts_log_sum(n, mu):
+        return jnp.sum(n * jnp.log(jnp.maximum(mu, TRUNCATION_VALUE)))
+
+    return counts_log_sum
+
+
+@jax_funcify.register(CountsLogGrad)
+def _jax_counts_log_grad(op, node, **kwargs):
+    def counts_log_grad(n, mu, g):
+        passes = mu >= TRUNCATION_VALUE
+        return jnp.where(passes, g * n / jnp.where(passes, mu, 1.0), 0.0)
+
+    return counts_log_grad
 
 
 @jax_funcify.register(ConstMatMul)

@@ -17,9 +17,10 @@ import warnings
 
 import numpy as np
 
+from .countslog import counts_log_sum
 from .fitted import FittedBins
 from .npred import DatasetPredictor
-from .stat import TRUNCATION_VALUE, cash
+from .stat import cash
 
 __all__ = ["Likelihood"]
 
@@ -117,8 +118,7 @@ class Likelihood:
             self._counts.append(shared)
             total, at_counts, lowest = bins.build(value_of, shared)
             lowest_factors.append(lowest)
-            logs = shared["counts"] * pt.log(pt.maximum(at_counts, TRUNCATION_VALUE))
-            terms.append(2.0 * (total - logs.sum()))
+            terms.append(2.0 * (total - counts_log_sum(shared["counts"], at_counts)))
         if self.datasets and n_fitted == 0:
             raise ValueError("no bins to fit: every dataset is fully masked (check "
                              "mask_safe and mask_fit)")

@@ -6,6 +6,8 @@ PyTensor 3 compiles with Numba by default (``FAST_RUN``), and so do PyMC and nut
 * :class:`~skyfit.forward.csr.CSRMatVec`: the C code's two loops, compiled (nopython);
 * :class:`~skyfit.forward.pixelspline.SplinePixels` and ``SplinePixelsT``: the
   sub-pixel loops of their C code, compiled (nopython);
+* :class:`~skyfit.forward.countslog.CountsLogSum` and ``CountsLogGrad``: their loops
+  (nopython; the C library's logarithm);
 * :class:`~skyfit.forward.matmul.ConstMatMul`: ``A.T @ x`` (nopython);
 * :class:`~skyfit.forward.fftconv.FFTConvolve`: Numba has no FFT, so the op's own
   ``perform`` (:mod:`scipy.fft`) runs in an object-mode block; the FFTs dominate its
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .countslog import CountsLogGrad, CountsLogSum
 from .csr import CSRMatVec
 from .fftconv import FFTConvolve
 from .matmul import ConstMatMul
@@ -86,6 +89,34 @@ def register_numba() -> None:
             return out
 
         return csr_matvec_numba, _VERSION
+
+    @numba_basic.register_funcify_default_op_cache_key(CountsLogSum)
+    def _numba_counts_log_sum(op, node, **kwargs):
+        @numba_basic.numba_njit
+        def counts_log_sum_numba(n, mu):
+            if n.size != mu.size:
+                raise ValueError("CountsLogSum: n and mu differ in length")
+            acc = 0.0
+            for i in range(mu.size):  # floored at 1e-25; nan stays nan
+                m = mu[i]
+                acc += n[i] * np.log(m if m > 1e-25 or m != m else 1e-25)
+            return np.asarray(acc)
+
+        return counts_log_sum_numba, _VERSION
+
+    @numba_basic.register_funcify_default_op_cache_key(CountsLogGrad)
+    def _numba_counts_log_grad(op, node, **kwargs):
+        @numba_basic.numba_njit
+        def counts_log_grad_numba(n, mu, g):
+            if n.size != mu.size:
+                raise ValueError("CountsLogGrad: n and mu differ in length")
+            out = np.empty(mu.size)
+            gv = g.item()
+            for i in range(mu.size):
+                out[i] = gv * n[i] / mu[i] if mu[i] >= 1e-25 else 0.0
+            return out
+
+        return counts_log_grad_numba, _VERSION
 
     @numba_basic.register_funcify_default_op_cache_key(ConstMatMul)
     def _numba_const_matmul(op, node, **kwargs):
