@@ -20,7 +20,8 @@ def _case(size, low=-60.0, high=30.0):
 
 
 # lengths around the C loop's eight bins a step (its tail: the C library's log)
-CASES = {f"{size} bins": _case(size) for size in (0, 1, 7, 8, 9, 17, 1000)}
+# and over 16384 bins: the C code's OpenMP threads (where there are several)
+CASES = {f"{size} bins": _case(size) for size in (0, 1, 7, 8, 9, 17, 1000, 40000)}
 CASES["below the floor"] = (np.ones(12), np.array([1e-30, 0.0, -3.0, FLOOR, 2e-25, 1.0,
                                                     5e-324, -0.0, 1e-26, 7.0, 1e-300, 3.0]))
 CASES["zero counts"] = (np.zeros(9), np.linspace(0.5, 4.0, 9))
@@ -59,7 +60,7 @@ def test_value_gradient_and_hessian_match_numpy(mode):
         ref, ref_grad, passes = _reference(n, mu)
         np.testing.assert_allclose(value, ref, rtol=1e-14, atol=1e-12, err_msg=name)
         np.testing.assert_allclose(grad, ref_grad, rtol=1e-15, err_msg=name)
-        if not n.size:  # (JAX's Jacobian of an empty vector fails: not ours)
+        if not 0 < n.size <= 1000:  # (JAX's Jacobian of an empty vector fails: not ours)
             continue
         hess, cross = second(n, mu)
         inverse = np.where(passes, 1.0 / np.maximum(mu, FLOOR), 0.0)
@@ -71,10 +72,11 @@ def test_value_gradient_and_hessian_match_numpy(mode):
 def test_non_finite_predictions_propagate(mode):
     f = _functions(mode)[0]
     for bad, expected in ((np.nan, np.nan), (np.inf, np.inf)):
-        for where in (0, 5, 8, 11):  # in the vector loop and in its tail
-            mu = np.full(12, 2.0)
+        # in the vector loop and in its tail; in a thread's run of many bins
+        for size, where in ((12, 0), (12, 5), (12, 8), (12, 11), (40000, 39999)):
+            mu = np.full(size, 2.0)
             mu[where] = bad
-            value = np.asarray(f(np.ones(12), mu)[0])
+            value = np.asarray(f(np.ones(size), mu)[0])
             np.testing.assert_equal(value, expected, err_msg=f"{bad} at {where}")
 
 

@@ -18,6 +18,9 @@ MATRICES = {
     # long rows (summed row by row), where the others' short rows are spread from the
     # transpose's (csr.CSRMatVec.c_code)
     "wide": sparse.random(3, 60, density=0.5, random_state=2, format="csr"),
+    # over 16384 entries: the C code's OpenMP threads (where there are several) split
+    # the spread's output rows, and the transpose's rows in the gradient
+    "large": sparse.random(20000, 40, density=0.06, random_state=4, format="csr"),
 }
 
 

@@ -16,7 +16,7 @@ from skyfit.datasets.synthetic import synthetic_dataset
 from skyfit.forward import radialcounts_c
 from skyfit.forward.npred import DatasetPredictor
 from skyfit.forward.radialcounts import RadialCounts, RadialCountsGrad, SubPixels
-from skyfit.forward.radialfused import FUSE_TAG, RadialCountsJac
+from skyfit.forward.radialfused import FUSE_TAG, Contract, RadialCountsJac
 from skyfit.models import Models, SkyModel
 from skyfit.models.spatial import DiskSpatialModel, GaussianSpatialModel, PointSpatialModel
 from skyfit.models.spectral import PowerLawSpectralModel
@@ -203,6 +203,66 @@ def test_a_forked_child_runs_the_loops():
             got = pool.apply_async(_in_child).get(timeout=60)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
+
+
+def _parallel_ops():
+    """A graph of the other ops with OpenMP loops, each large enough for two threads:
+    the sparse product, Contract (gathering), the counts' logarithm and its gradient."""
+    from scipy import sparse
+
+    from skyfit.forward.countslog import counts_log_sum
+    from skyfit.forward.csr import csr_matvec
+
+    rng = np.random.default_rng(9)
+    x = pt.dvector("x")
+    mu = 1.0 + csr_matvec(sparse.random(40000, 30, density=0.05, random_state=3), x)
+    s = counts_log_sum(np.ones(40000), mu)
+    jac = rng.random((5000, 14))
+    g = Contract()(pt.constant(2.0), pytensor.grad(s, mu), np.ones(14), jac,
+                   rng.choice(40000, 5000, replace=False))
+    return pytensor.function([x], [s, g, pytensor.grad(s, x)], mode="CVM"), [rng.random(30)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not radialcounts_c.openmp(),
+                    reason="needs fork() and a compiler with OpenMP")
+def test_a_forked_child_runs_the_other_parallel_ops():
+    """As the radial loops: the sparse product, Contract and the counts' logarithm in a
+    child forked after their parallel regions ran in the parent."""
+    import multiprocessing
+    import warnings
+
+    f, point = _parallel_ops()
+    want = f(*point)
+    _FORKED.update(f=f, point=point)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            got = pool.apply_async(_in_child).get(timeout=60)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-13)
+
+
+@pytest.mark.parametrize("rows", [0, 7, 5000])  # 5000 x 14: two runs where two threads
+@pytest.mark.parametrize("gather", [False, True])
+def test_contract_matches_numpy(rows, gather):
+    """``g_total * d_total + g_at @ d_at``, with ``g_at`` given or gathered as ``g[idx]``;
+    an index out of bounds is an error."""
+    rng = np.random.default_rng(rows)
+    d_total, d_at = rng.random(14), rng.random((rows, 14))
+    g, idx = rng.random(3 * rows + 1), rng.choice(3 * rows + 1, rows, replace=False)
+    ins = [pt.dscalar(), pt.dvector(), pt.tensor(dtype="float64", shape=(14,)),
+           pt.tensor(dtype="float64", shape=(None, 14))]
+    if gather:
+        ins.append(pt.lvector())
+        args = [1.5, g, d_total, d_at, idx]
+    else:
+        args = [1.5, g[idx], d_total, d_at]
+    f = pytensor.function(ins, Contract()(*ins), mode="CVM")
+    np.testing.assert_allclose(f(*args), 1.5 * d_total + g[idx] @ d_at, rtol=1e-13)
+    if gather and rows:
+        for bad in (-1, g.size):
+            with pytest.raises(IndexError, match="out of bounds"):
+                f(*args[:4], np.where(np.arange(rows) == rows // 2, bad, idx))
 
 
 def test_fused_keeps_second_derivatives():

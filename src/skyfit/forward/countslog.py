@@ -24,6 +24,35 @@ from .stat import TRUNCATION_VALUE
 __all__ = ["CountsLogGrad", "CountsLogSum", "counts_log_sum"]
 
 
+# OpenMP threads: one per 16384 bins at most (a parallel region costs ~1-2 us), at most
+# 16, one in a process forked from one that ran them (radialcounts_c.SUPPORT)
+_THREADS = """int nth = 1;
+        #ifdef _OPENMP
+        nth = omp_get_max_threads();
+        if (nth > 1 + size / 16384) nth = (int)(1 + size / 16384);
+        if (nth > 16) nth = 16;
+        if (skyfit_forked) nth = 1;
+        #endif"""
+
+
+def _compile_args(self, **kwargs) -> list[str]:
+    return ["-fopenmp"] if radialcounts_c.openmp() else []
+
+
+def _headers(self, **kwargs) -> list[str]:
+    return ["<math.h>", "<string.h>", *(["<omp.h>"] if radialcounts_c.openmp() else [])]
+
+
+def _init_code(self, **kwargs) -> list[str]:
+    return ["SKYFIT_AT_FORK"]
+
+
+def _support_code(self=None, **kwargs) -> list[str]:
+    target = radialcounts_c.vector_target()
+    attribute = f'__attribute__((target("{target}" SKYFIT_TUNE)))' if target else ""
+    return [radialcounts_c.SUPPORT, FUNCTION.replace("TARGET", attribute)]
+
+
 def counts_log_sum(n, mu):
     r""":math:`\sum_i n_i \ln \max(\mu_i, 10^{-25})` (the floor is
     :data:`~skyfit.forward.stat.TRUNCATION_VALUE`, as in Gammapy).
@@ -88,13 +117,12 @@ class CountsLogSum(COp):
         return [()]
 
     def c_code_cache_version(self):
-        return (1, radialcounts_c.vector_target())
+        return (2, radialcounts_c.openmp(), radialcounts_c.vector_target())
 
-    def c_headers(self, **kwargs):
-        return ["<math.h>", "<string.h>"]
-
-    def c_support_code(self, **kwargs):
-        return _support_code()
+    c_compile_args = _compile_args
+    c_headers = _headers
+    c_init_code = _init_code
+    c_support_code = _support_code
 
     def c_code(self, node, name, inputs, outputs, sub):
         n, mu = inputs
@@ -110,8 +138,21 @@ class CountsLogSum(COp):
             {fail}
         }}
         {radialcounts_c.scalar_out(out, "Py_DECREF(n_c); Py_DECREF(mu_c);", fail)}
-        ((double*)PyArray_DATA({out}))[0] = skyfit_counts_log_sum(
-            (const double*)PyArray_DATA(n_c), (const double*)PyArray_DATA(mu_c), size);
+        const double *n = (const double*)PyArray_DATA(n_c), *mu = (const double*)PyArray_DATA(mu_c);
+        {_THREADS}
+        double parts[16];
+        if (nth == 1) {{
+            parts[0] = skyfit_counts_log_sum(n, mu, size);
+        }} else {{
+            #pragma omp parallel for schedule(static, 1) num_threads(nth)
+            for (int c = 0; c < nth; ++c) {{
+                const npy_intp i0 = size * c / nth, i1 = size * (c + 1) / nth;
+                parts[c] = skyfit_counts_log_sum(n + i0, mu + i0, i1 - i0);
+            }}
+        }}
+        double total = 0.0;
+        for (int c = 0; c < nth; ++c) total += parts[c];  /* in a fixed order */
+        ((double*)PyArray_DATA({out}))[0] = total;
         Py_DECREF(n_c); Py_DECREF(mu_c);
         }}
         """
@@ -153,13 +194,12 @@ class CountsLogGrad(COp):
         return [shapes[1]]
 
     def c_code_cache_version(self):
-        return (1, radialcounts_c.vector_target())
+        return (2, radialcounts_c.openmp(), radialcounts_c.vector_target())
 
-    def c_headers(self, **kwargs):
-        return ["<math.h>", "<string.h>"]
-
-    def c_support_code(self, **kwargs):
-        return _support_code()
+    c_compile_args = _compile_args
+    c_headers = _headers
+    c_init_code = _init_code
+    c_support_code = _support_code
 
     def c_code(self, node, name, inputs, outputs, sub):
         n, mu, g = inputs
@@ -176,19 +216,22 @@ class CountsLogGrad(COp):
             {fail}
         }}
         {radialcounts_c.vector_out(out, "size", release, fail)}
-        skyfit_counts_log_grad((const double*)PyArray_DATA(n_c),
-                               (const double*)PyArray_DATA(mu_c),
-                               ((double*)PyArray_DATA({g}))[0],
-                               (double*)PyArray_DATA({out}), size);
+        const double *n = (const double*)PyArray_DATA(n_c), *mu = (const double*)PyArray_DATA(mu_c);
+        const double g = ((double*)PyArray_DATA({g}))[0];
+        double *o = (double*)PyArray_DATA({out});
+        {_THREADS}
+        if (nth == 1) {{
+            skyfit_counts_log_grad(n, mu, g, o, size);
+        }} else {{
+            #pragma omp parallel for schedule(static, 1) num_threads(nth)
+            for (int c = 0; c < nth; ++c) {{
+                const npy_intp i0 = size * c / nth, i1 = size * (c + 1) / nth;
+                skyfit_counts_log_grad(n + i0, mu + i0, g, o + i0, i1 - i0);
+            }}
+        }}
         {release}
         }}
         """
-
-
-def _support_code() -> list[str]:
-    target = radialcounts_c.vector_target()
-    attribute = f'__attribute__((target("{target}" SKYFIT_TUNE)))' if target else ""
-    return [radialcounts_c.SUPPORT, FUNCTION.replace("TARGET", attribute)]
 
 
 FUNCTION = """

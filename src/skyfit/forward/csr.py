@@ -20,7 +20,12 @@ from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.link.c.op import COp
 
+from . import radialcounts_c
+
 __all__ = ["CSRMatVec", "csr_arrays", "csr_matvec"]
+
+THREAD_NNZ = 16384
+"""Entries of the matrix per OpenMP thread, at least (fewer threads for fewer)."""
 
 
 def csr_matvec(matrix, x):
@@ -65,6 +70,8 @@ def csr_arrays(matrix) -> list[np.ndarray]:
 
     a = sparse.csr_matrix(matrix, dtype=np.float64)
     a_t = sparse.csr_matrix(a.T)
+    a.sort_indices()  # (the C code's threads find their rows by bisection)
+    a_t.sort_indices()
     index = np.int32 if a.nnz < 2**31 - 1 else np.int64
     return [arr for m in (a, a_t)
             for arr in (m.data, m.indices.astype(index), m.indptr.astype(index))]
@@ -73,7 +80,9 @@ def csr_arrays(matrix) -> list[np.ndarray]:
 class CSRMatVec(COp):
     """``y = A @ x`` with ``A`` given as CSR ``(data, indices, indptr)`` of shape
     ``(len(indptr) - 1, len(x))``; the next three inputs are ``A.T`` in CSR, used by the
-    gradient (so both products run as row-wise C loops).
+    gradient (so both products run as row-wise C loops). Both in canonical form, with
+    sorted indices in each row (:func:`csr_arrays`'): the C code's OpenMP threads
+    (one per 16384 entries at most) find their rows by bisection.
 
     Examples
     --------
@@ -105,6 +114,18 @@ class CSRMatVec(COp):
     def infer_shape(self, node, shapes):
         return [(shapes[2][0] - 1,)]
 
+    def c_compile_args(self, **kwargs):
+        return ["-fopenmp"] if radialcounts_c.openmp() else []
+
+    def c_headers(self, **kwargs):
+        return ["<string.h>", *(["<omp.h>"] if radialcounts_c.openmp() else [])]
+
+    def c_support_code(self, **kwargs):
+        return radialcounts_c.SUPPORT  # skyfit_forked (GNU OpenMP and fork())
+
+    def c_init_code(self, **kwargs):
+        return ["SKYFIT_AT_FORK"]
+
     def c_code(self, node, name, inputs, outputs, sub):
         data, indices, indptr, data_t, indices_t, indptr_t, x = inputs
         (y,) = outputs
@@ -122,18 +143,49 @@ class CSRMatVec(COp):
             const char* xb = (const char*)PyArray_DATA({x});
             npy_intp xs = PyArray_STRIDES({x})[0];
             double* out = (double*)PyArray_DATA({y});
+            /* threads: one per {THREAD_NNZ} entries at most (a parallel region costs
+               ~1-2 us), one in a process forked from one that ran them */
+            int nth = 1;
+            #ifdef _OPENMP
+            nth = omp_get_max_threads();
+            if (nth > 1 + nnz / {THREAD_NNZ}) nth = (int)(1 + nnz / {THREAD_NNZ});
+            if (skyfit_forked) nth = 1;
+            #endif
             if (nnz < 8 * n_rows) {{
                 /* short rows (the fixed sources at the bins with counts: ~2 entries,
                    many none): their varying lengths cost a mispredicted branch per
                    row; instead each column of the transpose's long rows is spread
-                   into the output */
+                   into the output. Threads take ranges of output rows, each finding
+                   its part of a column by bisection (its row indices are sorted) */
                 const double* d = (const double*)PyArray_DATA({data_t});
                 const dtype_{indices_t}* ix = (const dtype_{indices_t}*)PyArray_DATA({indices_t});
                 const dtype_{indptr_t}* ip = (const dtype_{indptr_t}*)PyArray_DATA({indptr_t});
-                memset(out, 0, n_rows * sizeof(double));
+                #pragma omp parallel num_threads(nth) if (nth > 1)
+                {{
+                int c0 = 0, nc = 1;
+                #ifdef _OPENMP
+                c0 = omp_get_thread_num(); nc = omp_get_num_threads();
+                #endif
+                const npy_intp r0 = n_rows * c0 / nc, r1 = n_rows * (c0 + 1) / nc;
+                memset(out + r0, 0, (r1 - r0) * sizeof(double));
                 for (npy_intp c = 0; c < n_cols; ++c) {{
                     const double xc = *(const double*)(xb + c * xs);
-                    for (npy_intp k = ip[c]; k < ip[c + 1]; ++k) out[ix[k]] += d[k] * xc;
+                    npy_intp k0 = ip[c], k1 = ip[c + 1];
+                    if (nc > 1) {{
+                        npy_intp lo = k0, hi = k1;  /* first entry at or after row r0 */
+                        while (lo < hi) {{
+                            const npy_intp mid = (lo + hi) / 2;
+                            if (ix[mid] < r0) lo = mid + 1; else hi = mid;
+                        }}
+                        k0 = lo; hi = k1;  /* first at or after row r1 */
+                        while (lo < hi) {{
+                            const npy_intp mid = (lo + hi) / 2;
+                            if (ix[mid] < r1) lo = mid + 1; else hi = mid;
+                        }}
+                        k1 = lo;
+                    }}
+                    for (npy_intp k = k0; k < k1; ++k) out[ix[k]] += d[k] * xc;
+                }}
                 }}
             }} else {{  /* long rows: one sum per row, in four partial sums (one
                           chain of additions waited on each one's latency) */
@@ -141,6 +193,7 @@ class CSRMatVec(COp):
                 const dtype_{indices}* ix = (const dtype_{indices}*)PyArray_DATA({indices});
                 const dtype_{indptr}* ip = (const dtype_{indptr}*)PyArray_DATA({indptr});
                 #define SKYFIT_X(k) (d[k] * *(const double*)(xb + ix[k] * xs))
+                #pragma omp parallel for schedule(static) num_threads(nth) if (nth > 1)
                 for (npy_intp r = 0; r < n_rows; ++r) {{
                     double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
                     npy_intp k = ip[r];
@@ -157,4 +210,4 @@ class CSRMatVec(COp):
         """
 
     def c_code_cache_version(self):
-        return (4,)
+        return (5, radialcounts_c.openmp())

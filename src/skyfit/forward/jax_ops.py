@@ -125,7 +125,10 @@ def _jax_csr_matvec(op, node, **kwargs):
 @jax_funcify.register(CountsLogSum)
 def _jax_counts_log_sum(op, node, **kwargs):
     def counts_log_sum(n, mu):
-        return jnp.sum(n * jnp.log(jnp.maximum(mu, TRUNCATION_VALUE)))
+        # a nan kept explicitly: XLA's vectorised maximum on the CPU dropped it
+        floored = jnp.where(mu > TRUNCATION_VALUE, mu,
+                            jnp.where(jnp.isnan(mu), mu, TRUNCATION_VALUE))
+        return jnp.sum(n * jnp.log(floored))
 
     return counts_log_sum
 
