@@ -18,7 +18,10 @@ parameters) the same C code on the array itself is substituted; others (e.g.
 dispersion is skyfit's :class:`~skyfit.forward.matmul.ConstMatMul`, not ``Dot22``).
 :class:`WholeGraphCLinker` looks at the rewritten graph and uses the plain C linker only
 where every operation qualifies and the graph is small enough for one module to compile
-quickly; otherwise PyTensor's CVM linker, as before.
+quickly; otherwise PyTensor's CVM linker, keeping its intermediate arrays between calls as
+the plain C linker does (``allow_gc=False``: no allocation of the same arrays again on
+every call; on the Fermi-LAT Galactic centre ~6 MB kept, the value+gradient ~0.05 ms
+faster of ~0.7).
 Both run the same operations' C code; results agree to round-off (the optimisation level
 changes the order of a few floating-point operations: ~1e-15 relative on the Crab).
 """
@@ -93,7 +96,8 @@ class WholeGraphCLinker(Linker):
                                            strict=True), reason="WholeGraphCLinker")
             new.chosen = _CLinker().accept(fgraph, no_recycling)
         else:
-            new.chosen = VMLinker(use_cloop=True).accept(fgraph, no_recycling, profile)
+            new.chosen = VMLinker(use_cloop=True, allow_gc=False).accept(
+                fgraph, no_recycling, profile)
         return new
 
     def make_thunk(self, **kwargs):
