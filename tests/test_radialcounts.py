@@ -181,27 +181,32 @@ def _in_child():
     return [np.asarray(v) for v in f(*point)]
 
 
+def _in_forked_child(f, point):
+    """``f(*point)`` in a child forked from this process."""
+    import multiprocessing
+    import warnings
+
+    _FORKED.update(f=f, point=point)
+    with warnings.catch_warnings():
+        # fork() of a threaded process: Python's warning, and JAX's where it was imported
+        warnings.simplefilter("ignore")
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            return pool.apply_async(_in_child).get(timeout=60)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork") or not radialcounts_c.openmp(),
                     reason="needs fork() and a compiler with OpenMP")
 def test_a_forked_child_runs_the_loops():
     """GNU OpenMP's threads do not survive fork(): a child process whose parent ran a
     parallel region waited forever in its own first one (multiprocessing, PyMC's chains
     after a fit). The child runs the runs on one thread, with the parent's numbers."""
-    import multiprocessing
-    import warnings
 
     inputs, (total, _), _, _, point = _graphs("disk")
     node = total.owner
     outs = RadialCountsJac(**{**node.op._props_dict(), "chunks": 2})(*node.inputs)
     f = pytensor.function(list(inputs), outs, mode="CVM")
     want = f(*point)  # a parallel region of two threads in this process
-    _FORKED.update(f=f, point=point)
-    with warnings.catch_warnings():
-        # fork() of a threaded process: Python's warning, and JAX's where it was imported
-        warnings.simplefilter("ignore")
-        with multiprocessing.get_context("fork").Pool(1) as pool:
-            got = pool.apply_async(_in_child).get(timeout=60)
-    for g, w in zip(got, want, strict=True):
+    for g, w in zip(_in_forked_child(f, point), want, strict=True):
         np.testing.assert_array_equal(g, w)
 
 
@@ -228,17 +233,9 @@ def _parallel_ops():
 def test_a_forked_child_runs_the_other_parallel_ops():
     """As the radial loops: the sparse product, Contract and the counts' logarithm in a
     child forked after their parallel regions ran in the parent."""
-    import multiprocessing
-    import warnings
-
     f, point = _parallel_ops()
     want = f(*point)
-    _FORKED.update(f=f, point=point)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with multiprocessing.get_context("fork").Pool(1) as pool:
-            got = pool.apply_async(_in_child).get(timeout=60)
-    for g, w in zip(got, want, strict=True):
+    for g, w in zip(_in_forked_child(f, point), want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-13)
 
 

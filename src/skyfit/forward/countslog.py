@@ -7,8 +7,11 @@ Fermi-LAT Galactic centre). As PyTensor's elementwise code it called the C libra
 largest part after the free sources' own. :class:`CountsLogSum` takes four bins at a
 time through fdlibm's logarithm (the C library's algorithm, as arithmetic on vectors:
 within one unit in the last place) and sums as it goes: ~20 us. Its gradient,
-``n / mu`` where ``mu`` is above the floor, is ordinary PyTensor code (fused with what
-follows it), and so are second derivatives.
+``n / mu`` where ``mu`` is at or above the floor, is :class:`CountsLogGrad` (four
+divisions at a time: ~12 us, where PyTensor's elementwise code took ~25); second
+derivatives are PyTensor code. Both split their loops into runs of at least
+:data:`THREAD_BINS` bins, one per OpenMP thread (the sum's parts added in a fixed
+order); Numba and JAX translations in :mod:`.numba_ops` and :mod:`.jax_ops`.
 """
 
 from __future__ import annotations
@@ -24,33 +27,22 @@ from .stat import TRUNCATION_VALUE
 __all__ = ["CountsLogGrad", "CountsLogSum", "counts_log_sum"]
 
 
-# OpenMP threads: one per 16384 bins at most (a parallel region costs ~1-2 us), at most
-# 16, one in a process forked from one that ran them (radialcounts_c.SUPPORT)
-_THREADS = """int nth = 1;
-        #ifdef _OPENMP
-        nth = omp_get_max_threads();
-        if (nth > 1 + size / 16384) nth = (int)(1 + size / 16384);
-        if (nth > 16) nth = 16;
-        if (skyfit_forked) nth = 1;
-        #endif"""
+THREAD_BINS = 16384
+"""Bins per OpenMP thread, at least."""
 
 
-def _compile_args(self, **kwargs) -> list[str]:
-    return ["-fopenmp"] if radialcounts_c.openmp() else []
+class _CountsOp(radialcounts_c.OpenMPCode, COp):
+    """The C support both ops share: their loops (:data:`FUNCTION`) compiled for the
+    radial loops' target, OpenMP."""
 
+    __props__ = ()
 
-def _headers(self, **kwargs) -> list[str]:
-    return ["<math.h>", "<string.h>", *(["<omp.h>"] if radialcounts_c.openmp() else [])]
+    def c_code_cache_version(self):
+        return (3, radialcounts_c.openmp(), radialcounts_c.vector_target())
 
-
-def _init_code(self, **kwargs) -> list[str]:
-    return ["SKYFIT_AT_FORK"]
-
-
-def _support_code(self=None, **kwargs) -> list[str]:
-    target = radialcounts_c.vector_target()
-    attribute = f'__attribute__((target("{target}" SKYFIT_TUNE)))' if target else ""
-    return [radialcounts_c.SUPPORT, FUNCTION.replace("TARGET", attribute)]
+    def c_support_code(self, **kwargs):
+        return [radialcounts_c.SUPPORT,
+                FUNCTION.replace("TARGET", radialcounts_c.target_attribute())]
 
 
 def counts_log_sum(n, mu):
@@ -81,7 +73,7 @@ def counts_log_sum(n, mu):
     return CountsLogSum()(n, mu)
 
 
-class CountsLogSum(COp):
+class CountsLogSum(_CountsOp):
     """``sum(n * log(maximum(mu, 1e-25)))`` of two vectors of equal length: C code
     with fdlibm's logarithm on four bins at a time (:data:`FUNCTION`); the C
     library's ``log`` for the last few bins, and for all of them where any ``mu`` is
@@ -93,8 +85,6 @@ class CountsLogSum(COp):
     >>> isinstance(counts_log_sum(pt.dvector(), pt.dvector()).owner.op, CountsLogSum)
     True
     """
-
-    __props__ = ()
 
     def make_node(self, n, mu):
         inputs = [pt.as_tensor_variable(v, dtype="float64") for v in (n, mu)]
@@ -116,13 +106,6 @@ class CountsLogSum(COp):
     def infer_shape(self, node, shapes):
         return [()]
 
-    def c_code_cache_version(self):
-        return (2, radialcounts_c.openmp(), radialcounts_c.vector_target())
-
-    c_compile_args = _compile_args
-    c_headers = _headers
-    c_init_code = _init_code
-    c_support_code = _support_code
 
     def c_code(self, node, name, inputs, outputs, sub):
         n, mu = inputs
@@ -139,7 +122,7 @@ class CountsLogSum(COp):
         }}
         {radialcounts_c.scalar_out(out, "Py_DECREF(n_c); Py_DECREF(mu_c);", fail)}
         const double *n = (const double*)PyArray_DATA(n_c), *mu = (const double*)PyArray_DATA(mu_c);
-        {_THREADS}
+        {radialcounts_c.threads("size", THREAD_BINS)}
         double parts[16];
         if (nth == 1) {{
             parts[0] = skyfit_counts_log_sum(n, mu, size);
@@ -158,7 +141,7 @@ class CountsLogSum(COp):
         """
 
 
-class CountsLogGrad(COp):
+class CountsLogGrad(_CountsOp):
     """The gradient of :class:`CountsLogSum` with respect to ``mu`` times ``g``:
     ``g * n / mu`` where ``mu >= 1e-25`` (as ``pt.maximum``'s gradient), else 0. A C
     loop on four bins at a time (PyTensor's elementwise code divided one by one:
@@ -172,8 +155,6 @@ class CountsLogGrad(COp):
     >>> out[0][0].tolist()
     [0.5, 0.0]
     """
-
-    __props__ = ()
 
     def make_node(self, n, mu, g):
         inputs = [pt.as_tensor_variable(v, dtype="float64") for v in (n, mu, g)]
@@ -193,13 +174,6 @@ class CountsLogGrad(COp):
     def infer_shape(self, node, shapes):
         return [shapes[1]]
 
-    def c_code_cache_version(self):
-        return (2, radialcounts_c.openmp(), radialcounts_c.vector_target())
-
-    c_compile_args = _compile_args
-    c_headers = _headers
-    c_init_code = _init_code
-    c_support_code = _support_code
 
     def c_code(self, node, name, inputs, outputs, sub):
         n, mu, g = inputs
@@ -219,7 +193,7 @@ class CountsLogGrad(COp):
         const double *n = (const double*)PyArray_DATA(n_c), *mu = (const double*)PyArray_DATA(mu_c);
         const double g = ((double*)PyArray_DATA({g}))[0];
         double *o = (double*)PyArray_DATA({out});
-        {_THREADS}
+        {radialcounts_c.threads("size", THREAD_BINS)}
         if (nth == 1) {{
             skyfit_counts_log_grad(n, mu, g, o, size);
         }} else {{

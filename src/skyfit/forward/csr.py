@@ -77,7 +77,7 @@ def csr_arrays(matrix) -> list[np.ndarray]:
             for arr in (m.data, m.indices.astype(index), m.indptr.astype(index))]
 
 
-class CSRMatVec(COp):
+class CSRMatVec(radialcounts_c.OpenMPCode, COp):
     """``y = A @ x`` with ``A`` given as CSR ``(data, indices, indptr)`` of shape
     ``(len(indptr) - 1, len(x))``; the next three inputs are ``A.T`` in CSR, used by the
     gradient (so both products run as row-wise C loops). Both in canonical form, with
@@ -114,17 +114,8 @@ class CSRMatVec(COp):
     def infer_shape(self, node, shapes):
         return [(shapes[2][0] - 1,)]
 
-    def c_compile_args(self, **kwargs):
-        return ["-fopenmp"] if radialcounts_c.openmp() else []
-
-    def c_headers(self, **kwargs):
-        return ["<string.h>", *(["<omp.h>"] if radialcounts_c.openmp() else [])]
-
     def c_support_code(self, **kwargs):
         return radialcounts_c.SUPPORT  # skyfit_forked (GNU OpenMP and fork())
-
-    def c_init_code(self, **kwargs):
-        return ["SKYFIT_AT_FORK"]
 
     def c_code(self, node, name, inputs, outputs, sub):
         data, indices, indptr, data_t, indices_t, indptr_t, x = inputs
@@ -143,14 +134,7 @@ class CSRMatVec(COp):
             const char* xb = (const char*)PyArray_DATA({x});
             npy_intp xs = PyArray_STRIDES({x})[0];
             double* out = (double*)PyArray_DATA({y});
-            /* threads: one per {THREAD_NNZ} entries at most (a parallel region costs
-               ~1-2 us), one in a process forked from one that ran them */
-            int nth = 1;
-            #ifdef _OPENMP
-            nth = omp_get_max_threads();
-            if (nth > 1 + nnz / {THREAD_NNZ}) nth = (int)(1 + nnz / {THREAD_NNZ});
-            if (skyfit_forked) nth = 1;
-            #endif
+            {radialcounts_c.threads("nnz", THREAD_NNZ)}
             if (nnz < 8 * n_rows) {{
                 /* short rows (the fixed sources at the bins with counts: ~2 entries,
                    many none): their varying lengths cost a mispredicted branch per
@@ -210,4 +194,4 @@ class CSRMatVec(COp):
         """
 
     def c_code_cache_version(self):
-        return (5, radialcounts_c.openmp())
+        return (6, radialcounts_c.openmp())

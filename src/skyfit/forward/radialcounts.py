@@ -177,7 +177,7 @@ def radial_counts(lon, lat, flux, sub: SubPixels, spline, exposure, disp, weight
     return op(lon, lat, flux, *(pt.constant(c) for c in consts), bins)
 
 
-class _Base(COp):
+class _Base(radialcounts_c.OpenMPCode, COp):
     __props__ = ("ny", "nx", "h", "nodes", "chunks")
     # the C code reads these at run time (radialcounts_c.call): one module per numbers
     # of energy bins, whatever the cutout and spline
@@ -201,9 +201,6 @@ class _Base(COp):
     def c_code_cache_version(self):
         return (61, radialcounts_c.openmp(), radialcounts_c.vector_target())
 
-    def c_compile_args(self, **kwargs):
-        return ["-fopenmp"] if radialcounts_c.openmp() else []
-
     # a work array kept between calls (allocating it per call costs page faults)
     def c_support_code_struct(self, node, name):
         return f"double *work_{name}; size_t cap_{name};"
@@ -213,13 +210,6 @@ class _Base(COp):
 
     def c_cleanup_code_struct(self, node, name):
         return f"free(work_{name});"
-
-    def c_init_code(self, **kwargs):
-        return ["SKYFIT_AT_FORK"]
-
-    def c_headers(self, **kwargs):
-        omp = ["<omp.h>"] if radialcounts_c.openmp() else []
-        return ["<math.h>", "<string.h>", "<stdlib.h>", *omp]
 
     def c_support_code(self, **kwargs):
         return radialcounts_c.SUPPORT

@@ -105,6 +105,13 @@ def vector_target() -> str:
     return "avx2,fma"
 
 
+def target_attribute() -> str:
+    """The loops' functions' ``target`` attribute (:func:`vector_target`, with
+    ``SKYFIT_TUNE``), or nothing where there is no target."""
+    target = vector_target()
+    return f'__attribute__((target("{target}" SKYFIT_TUNE)))' if target else ""
+
+
 def energy_bins(node) -> tuple[int, int]:
     """``(T, E)``: the numbers of true and reconstructed energy bins, from the static
     shapes of the node's spline table and dispersion (constants of the code)."""
@@ -132,10 +139,8 @@ def function(op, node, name) -> str:
                         "double *&work_apart", "size_t &cap_apart",
                         "const npy_intp NPIX", "const double H", "const npy_intp NODES",
                         "const int CHUNKS"])
-    target = vector_target()
-    attribute = f'__attribute__((target("{target}" SKYFIT_TUNE)))' if target else ""
     return f"""
-    SKYFIT_OPTIMISE {attribute}
+    SKYFIT_OPTIMISE {target_attribute()}
     static int {_function_name(op, node)}({params}) {{
     {body}
     return 0;
@@ -168,6 +173,38 @@ def openmp() -> bool:
             with contextlib.suppress(OSError):
                 mark.write_text("1" if OpenMPOp.gxx_support_openmp else "0")
     return OpenMPOp.gxx_support_openmp
+
+
+class OpenMPCode:
+    """The C interface that skyfit's ops with OpenMP loops share (a mixin before
+    ``COp``): ``-fopenmp`` where the compiler has it (:func:`openmp`), the headers, and
+    the module's init code that marks a forked child (``SKYFIT_AT_FORK``; their loops
+    then run on one thread, see :data:`SUPPORT`)."""
+
+    def c_compile_args(self, **kwargs):
+        return ["-fopenmp"] if openmp() else []
+
+    def c_headers(self, **kwargs):
+        return ["<math.h>", "<string.h>", "<stdlib.h>", *(["<omp.h>"] if openmp() else [])]
+
+    def c_init_code(self, **kwargs):
+        return ["SKYFIT_AT_FORK"]
+
+
+def threads(entries: str, per_thread: int) -> str:
+    """C code declaring ``int nth``, the OpenMP threads for a loop over ``entries`` (a C
+    expression): one per ``per_thread`` entries at most (a parallel region costs ~1-2 us),
+    at most 16 and ``OMP_NUM_THREADS``, one without OpenMP or in a forked child."""
+    return f"""int nth = 1;
+        #ifdef _OPENMP
+        nth = omp_get_max_threads();
+        {{
+            const npy_intp most_ = 1 + ({entries}) / {per_thread};
+            if (nth > most_) nth = (int)most_;
+        }}
+        if (nth > 16) nth = 16;
+        if (skyfit_forked) nth = 1;
+        #endif"""
 
 
 def setup(node, inputs, sub, name):

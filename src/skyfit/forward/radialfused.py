@@ -256,7 +256,7 @@ def _c_code(node, name, inputs, outputs, sub):
     """
 
 
-class Contract(COp):
+class Contract(radialcounts_c.OpenMPCode, COp):
     """``g_total * d_total + g_at @ d_at``: the gradient from :class:`RadialCountsJac`'s
     derivatives (one loop, no ``(K, 2+T)`` product array). With a fifth input ``idx``,
     ``g_at`` is ``g[idx]`` of a longer vector ``g`` (the statistic's derivative at all
@@ -296,21 +296,11 @@ class Contract(COp):
         return [shapes[2]]
 
     def c_code_cache_version(self):
-        return (5, radialcounts_c.openmp(), radialcounts_c.vector_target())
-
-    def c_compile_args(self, **kwargs):
-        return ["-fopenmp"] if radialcounts_c.openmp() else []
-
-    def c_headers(self, **kwargs):
-        return ["<string.h>", *(["<omp.h>"] if radialcounts_c.openmp() else [])]
-
-    def c_init_code(self, **kwargs):
-        return ["SKYFIT_AT_FORK"]
+        return (10, radialcounts_c.openmp(), radialcounts_c.vector_target())
 
     def c_support_code(self, **kwargs):
-        target = radialcounts_c.vector_target()
-        attribute = f'__attribute__((target("{target}" SKYFIT_TUNE)))' if target else ""
-        return [radialcounts_c.SUPPORT, CONTRACT.replace("TARGET", attribute)]
+        return [radialcounts_c.SUPPORT,
+                CONTRACT.replace("TARGET", radialcounts_c.target_attribute())]
 
     def c_code(self, node, name, inputs, outputs, sub):
         g_total, g_at, d_total, d_at, *idx = inputs
@@ -339,16 +329,8 @@ class Contract(COp):
         }}
         {radialcounts_c.vector_out(out, "J", release, fail)}
         double *o = (double*)PyArray_DATA({out});
-        /* runs of rows, one per OpenMP thread (at least CONTRACT_THREAD_ENTRIES entries
-           each), their sums added in a fixed order */
-        int nth = 1;
-        #ifdef _OPENMP
-        nth = omp_get_max_threads();
-        const npy_intp most = 1 + K * J / {CONTRACT_THREAD_ENTRIES};
-        if (nth > most) nth = (int)most;
-        if (nth > 16) nth = 16;
-        if (skyfit_forked) nth = 1;
-        #endif
+        /* runs of rows, one per OpenMP thread, their sums added in a fixed order */
+        {radialcounts_c.threads("K * J", CONTRACT_THREAD_ENTRIES)}
         double parts[16][J];
         int bad = 0;
         const double *ga = (const double*)PyArray_DATA(GA_c),
