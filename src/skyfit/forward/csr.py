@@ -81,8 +81,8 @@ class CSRMatVec(radialcounts_c.OpenMPCode, COp):
     """``y = A @ x`` with ``A`` given as CSR ``(data, indices, indptr)`` of shape
     ``(len(indptr) - 1, len(x))``; the next three inputs are ``A.T`` in CSR, used by the
     gradient (so both products run as row-wise C loops). Both in canonical form, with
-    sorted indices in each row (:func:`csr_arrays`'): the C code's OpenMP threads
-    (one per 16384 entries at most) find their rows by bisection.
+    sorted indices in each row, as :func:`csr_arrays` makes them: the C code's OpenMP
+    threads (one per :data:`THREAD_NNZ` entries at most) find their rows by bisection.
 
     Examples
     --------
